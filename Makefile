@@ -1,0 +1,44 @@
+# The two commands of the README:  `make demo`  and  `make test`.
+# Both create .venv on first use and install what they need (torch first: the CPU build 2.13.0
+# when the machine has no NVIDIA GPU, so pip never pulls gigabytes of CUDA wheels).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SWEEP  ?= search_spaces/quickstart.yaml
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.torch: | $(BIN)/python
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "NVIDIA GPU found: installing a CUDA build of torch"; $(BIN)/pip install -q "torch>=2.3,<3"; \
+	else \
+	  echo "no NVIDIA GPU: installing the CPU build torch==2.13.0"; $(BIN)/pip install -q torch==2.13.0; \
+	fi
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+## Run the main job: the whole progressive pipeline on the built-in demo corpus, local Ray, SQLite.
+demo: venv
+	$(BIN)/rungs run $(SWEEP)
+
+## Run the whole test suite.
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check orchestrator trainers stages tests benchmarks
+	$(BIN)/ruff format --check orchestrator trainers stages tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

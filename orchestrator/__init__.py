@@ -1,0 +1,1 @@
+"""The Rungs service: sweep spec parsing, storage, Ray Tune execution, API and CLI."""

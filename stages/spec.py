@@ -1,0 +1,172 @@
+"""The resolved sweep specification: plain frozen dataclasses, no YAML, no I/O.
+
+``orchestrator.spec`` turns a sweep YAML into a :class:`SweepSpec` (with located errors);
+everything after that - the stage logic here, the Ray runner, the API - reads only these objects.
+Keeping them pure lets stage logic be tested with hand-built specs in milliseconds.
+
+Vocabulary:
+
+* an *iteration* is one reported value of the metric (one epoch for our trainers), exactly as in
+  W&B's hyperband, so ``min_iter: 3`` means "after the third report";
+* a *stage* is one search on one data subset; it may have parallel *variants* that differ only in
+  their early-termination rule (the seed log's stage 3: hyperband vs median stopping);
+* *selection* picks the top-k configs, *validation* retrains them with several seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from stages.space import Space
+
+Goal = Literal["maximize", "minimize"]
+Method = Literal["grid", "random", "bayes"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    goal: Goal = "maximize"
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class Hyperband:
+    """W&B's ``early_terminate: {type: hyperband}``. Exactly one of min_iter/max_iter is set."""
+
+    min_iter: int | None = None
+    max_iter: int | None = None
+    s: int | None = None
+    eta: float = 3.0
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class MedianStopping:
+    """Stop a trial whose best-so-far is worse than the median of the other trials' running
+    averages at the same iteration (Ray Tune's MedianStoppingRule semantics)."""
+
+    grace: int = 1
+    min_samples: int = 3
+
+
+EarlyTerminate = Hyperband | MedianStopping
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """How a stage's space is derived from an earlier stage's top trials.
+
+    ``top`` is a fraction of the finished trials (0 < top <= 1) unless ``top_count`` is given.
+    ``margin`` widens the top trials' range by that fraction of its width, in the own scale.
+    ``min_width`` keeps at least that fraction of the original width (never zero width).
+    """
+
+    top: float = 0.25
+    top_count: int | None = None
+    margin: float = 0.1
+    min_width: float = 0.05
+    min_categories: int = 2
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    early_terminate: EarlyTerminate | None
+    trials: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    subset: int
+    trials: int
+    epochs: int
+    method: Method = "bayes"
+    early_terminate: EarlyTerminate | None = None
+    variants: tuple[Variant, ...] = ()
+    narrow_from: str | None = None
+    narrowing: Narrowing = field(default_factory=Narrowing)
+    warm_start: bool = True
+
+    def effective_variants(self) -> tuple[Variant, ...]:
+        """A stage without explicit variants is one variant named ``main``."""
+        if self.variants:
+            return self.variants
+        return (Variant(name="main", early_terminate=self.early_terminate, trials=self.trials),)
+
+    @property
+    def total_trials(self) -> int:
+        return sum(v.trials for v in self.effective_variants())
+
+
+@dataclass(frozen=True)
+class Selection:
+    k: int = 5
+    diversity: float = 1.0
+    balance_variants: bool = True
+    balance_tolerance: float = 0.05
+    from_stages: tuple[str, ...] = ()  # empty: the last search stage
+    require_full_budget: bool = True
+
+
+@dataclass(frozen=True)
+class Validation:
+    enabled: bool = True
+    subset: int = 16000
+    seeds: tuple[int, ...] = (42, 123, 456)
+    epochs: int | None = None  # None: the last search stage's epochs
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    preset: str = "tiny"
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """``kind: demo`` synthesises the built-in corpus; ``kind: manifest`` reads LibriMix CSVs."""
+
+    kind: Literal["demo", "manifest"] = "demo"
+    train_manifest: str | None = None
+    valid_manifest: str | None = None
+    valid_size: int = 200
+    sample_rate: int = 8000
+    segment_seconds: float = 2.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int | None = None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    metric: Metric
+    parameters: Space
+    model: Model
+    method: Method = "bayes"
+    early_terminate: EarlyTerminate | None = None
+    run_cap: int | None = None
+    dataset: Dataset = field(default_factory=Dataset)
+    resources: Resources = field(default_factory=Resources)
+    stages: tuple[Stage, ...] = ()
+    selection: Selection = field(default_factory=Selection)
+    validation: Validation = field(default_factory=Validation)
+    wandb: Mapping[str, Any] | None = field(default_factory=lambda: {"mode": "offline"})
+    seed: int = 0
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        valid = ", ".join(s.name for s in self.stages)
+        raise KeyError(f"no stage named {name!r}; valid: {valid}")

@@ -1,0 +1,87 @@
+"""The contract between the orchestrator and the trainers.
+
+The orchestrator never imports a model: it builds a :class:`TrialRequest` and calls
+``trainers.run_trial(request, reporter)``. The trainer reports once per epoch through the
+:class:`Reporter` and returns a :class:`TrialOutcome`. Inside Ray Tune the reporter forwards to
+``ray.tune.report`` (and Ray may kill the trial there when a scheduler stops it); in tests it is a
+plain list (:class:`ListReporter`).
+
+Every epoch's metrics dict contains at least the task's validation metric under its name
+(``si_sdr`` for separation) plus ``epoch`` (1-based), ``train_loss``, ``lr``, ``grad_norm``,
+``epoch_seconds``, ``samples_per_second``; separation adds ``si_sdri``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Status = Literal["completed", "diverged", "early_stopped"]
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """Where the data comes from. ``kind='demo'`` synthesises (and caches) the built-in corpus
+    under ``cache_dir``; ``kind='manifest'`` reads LibriMix-style CSVs."""
+
+    kind: Literal["demo", "manifest"] = "demo"
+    train_manifest: str | None = None
+    valid_manifest: str | None = None
+    valid_size: int = 200
+    sample_rate: int = 8000
+    segment_seconds: float = 2.0
+    seed: int = 0
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """One training run.
+
+    ``hparams`` is the flat sampled config merged over the model's fixed values. Keys naming a
+    field of the model's preset (e.g. ``hidden``) override the architecture; keys of the loop
+    (``lr``, ``weight_decay``, ``grad_clip``, ``lr_factor``, ``lr_patience``, ``batch_size``,
+    ``optimizer``, ...) configure training. Any other key is an error listing the valid names.
+    """
+
+    model: str
+    preset: str
+    hparams: Mapping[str, Any]
+    data: DataRequest
+    subset_size: int
+    epochs: int
+    seed: int = 0
+    device: str | None = None  # None: cuda when available, else cpu
+    checkpoint_dir: str | None = None  # where to write checkpoints; None: no checkpoints
+    resume_from: str | None = None  # a checkpoint directory to resume from exactly
+
+
+@dataclass
+class TrialOutcome:
+    status: Status
+    best_metric: float | None
+    best_epoch: int | None
+    epochs_run: int
+    reason: str | None = None  # why it diverged / stopped early
+    skipped_batches: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Reporter(Protocol):
+    def report(self, metrics: Mapping[str, float], checkpoint_dir: Path | None = None) -> None:
+        """Called once per epoch, after validation. May not return (Ray stops the trial)."""
+        ...
+
+
+class ListReporter:
+    """A reporter that keeps everything in memory (tests, notebooks, the simulator)."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, float]] = []
+        self.checkpoints: list[Path | None] = []
+
+    def report(self, metrics: Mapping[str, float], checkpoint_dir: Path | None = None) -> None:
+        self.reports.append(dict(metrics))
+        self.checkpoints.append(checkpoint_dir)

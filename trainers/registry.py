@@ -1,0 +1,65 @@
+"""Registry of trainable models: a dict of names to lazily imported modules.
+
+Each model module (one file per model, e.g. ``trainers/dprnn.py``) defines:
+
+* ``Config`` - a dataclass of architecture hyperparameters (any field may be overridden, and so
+  searched, from the sweep YAML),
+* ``PRESETS: dict[str, Config]`` - at least ``tiny`` (trains on 2 CPU cores) and ``paper``,
+* ``build(config) -> torch.nn.Module`` - the model,
+* optionally ``run_trial(request, reporter) -> TrialOutcome`` when the model does not train with the
+  shared loop (the synthetic benchmark functions do this).
+
+Importing is lazy so that ``rungs --help`` and the API never pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    module: str
+    task: str
+    metric: str
+    goal: Literal["maximize", "minimize"]
+    description: str
+
+
+def _separation(name: str, description: str) -> ModelEntry:
+    return ModelEntry(name, f"trainers.{name}", "separation", "si_sdr", "maximize", description)
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        _separation("convtasnet", "Conv-TasNet (Luo & Mesgarani 2019), TCN masker"),
+        _separation("dprnn", "Dual-path RNN (Luo et al. 2020)"),
+        _separation("sepformer", "SepFormer (Subakan et al. 2021), dual-path transformer"),
+        _separation("spmamba", "SPMamba (Li et al. 2024), dual-path bidirectional Mamba"),
+        ModelEntry(
+            "synthetic",
+            "trainers.synthetic",
+            "synthetic",
+            "score",
+            "maximize",
+            "a cheap learning-curve function of the hyperparameters, for tests and overhead benchmarks",
+        ),
+    )
+}
+
+
+def model_entry(name: str) -> ModelEntry:
+    try:
+        return MODELS[name]
+    except KeyError:
+        valid = ", ".join(sorted(MODELS))
+        raise KeyError(f"unknown model {name!r}; valid models: {valid}") from None
+
+
+def load_model_module(name: str) -> ModuleType:
+    return importlib.import_module(model_entry(name).module)
