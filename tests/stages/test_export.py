@@ -1,0 +1,103 @@
+import pandas as pd
+import pytest
+
+from stages.export import (
+    DEFAULT_CSV_NAME,
+    infer_space,
+    load_wandb_export,
+    picks_to_frame,
+    read_wandb_export,
+    write_csv,
+)
+from stages.selection import Pick
+from stages.space import Categorical, Constant, Numeric
+from stages.trials import TrialSummary
+
+SPACE = {"lr": Numeric(1e-4, 1e-2, log=True), "opt": Categorical(("adam", "=cmd()"))}
+
+
+def picks():
+    a = TrialSummary(1, {"lr": 1e-3, "opt": "adam", "extra": 2}, 4.08, name="fancy", variant="hb")
+    b = TrialSummary(2, {"lr": 2e-3, "opt": "=cmd()"}, 3.9, name="+rose", variant="median")
+    return [Pick(1, a, None, 0.0), Pick(2, b, 0.5, -0.2)]
+
+
+def test_frame_has_the_documented_columns():
+    frame = picks_to_frame(picks(), SPACE, metric="val_si_sdr")
+    assert list(frame.columns) == [
+        "rank", "trial_id", "name", "stage", "variant", "val_si_sdr",
+        "lr", "opt", "extra", "distance_to_nearest",
+    ]  # fmt: skip
+    assert frame["val_si_sdr"].tolist() == [4.08, 3.9]
+    assert pd.isna(frame.loc[0, "distance_to_nearest"])
+
+
+def test_csv_round_trips_and_neutralises_formulas(tmp_path):
+    frame = picks_to_frame(picks(), SPACE, metric="val_si_sdr")
+    frame.loc[0, "stage"] = "-2+3"
+    path = write_csv(frame, tmp_path)
+    assert path.name == DEFAULT_CSV_NAME
+    back = pd.read_csv(path)
+    assert back["opt"].tolist() == ["adam", "'=cmd()"]
+    assert back["name"].tolist() == ["fancy", "'+rose"]
+    assert back.loc[0, "stage"] == "'-2+3"
+    assert back["lr"].tolist() == pytest.approx([1e-3, 2e-3])  # numbers untouched
+    assert back["val_si_sdr"].tolist() == [4.08, 3.9]
+    assert list(back.columns) == list(frame.columns)
+
+
+def test_csv_neutralises_a_formula_header(tmp_path):
+    path = write_csv(pd.DataFrame({"@SUM(A1)": [1], "ok": ["\tx"]}), tmp_path / "x.csv")
+    assert path.read_text().splitlines() == ["'@SUM(A1),ok", "1,'\tx"]
+
+
+def write_export(path, rows, columns):
+    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+
+
+def test_wandb_export_plain_columns_skips_crashed_runs(tmp_path):
+    columns = ["Name", "State", "Sweep", "Runtime", "lr", "opt", "val_si_sdr", "_step"]
+    rows = [
+        ["a", "finished", "hb1", 10, 1e-3, "adam", 3.5, 9],
+        ["b", "crashed", "hb1", 2, 2e-3, "sgd", None, 1],
+        ["c", "killed", "med", 5, 3e-3, "sgd", 2.0, 4],
+    ]
+    write_export(tmp_path / "runs.csv", rows, columns)
+    export = load_wandb_export(tmp_path / "runs.csv", "val_si_sdr")
+    assert export.skipped == ["b"]
+    a, c = export.trials
+    assert a.config == {"lr": 1e-3, "opt": "adam"} and a.value == 3.5
+    assert (a.status, a.variant, c.status, c.variant) == (
+        "completed",
+        "hb1",
+        "early_stopped",
+        "med",
+    )
+    assert a.reached_full_budget and not c.reached_full_budget
+
+
+def test_wandb_export_prefixed_columns(tmp_path):
+    columns = ["Name", "State", "config.lr", "config.model.depth", "summary.loss", "notes"]
+    write_export(tmp_path / "r.csv", [["a", "finished", 0.1, 4, 0.3, "x"]], columns)
+    (trial,) = read_wandb_export(tmp_path / "r.csv", "loss")
+    assert trial.config == {"lr": 0.1, "model.depth": 4} and trial.value == 0.3
+
+
+def test_wandb_export_errors_name_the_columns(tmp_path):
+    write_export(tmp_path / "r.csv", [["a", 1.0]], ["Name", "lr"])
+    with pytest.raises(ValueError, match=r"metric 'loss' is not a column.*'lr'"):
+        load_wandb_export(tmp_path / "r.csv", "loss")
+
+
+def test_infer_space_bounds_scales_and_kinds():
+    trials = [
+        TrialSummary(1, {"lr": 1e-5, "clip": 1.0, "opt": "adam", "amp": True, "n": 8}, 1.0),
+        TrialSummary(2, {"lr": 1e-2, "clip": 5.5, "opt": "sgd", "amp": False, "n": 8}, 1.0),
+        TrialSummary(3, {"lr": 1e-3, "clip": 3.0}, 1.0),
+    ]
+    space = infer_space(trials)
+    assert space["lr"] == Numeric(1e-5, 1e-2, log=True, integer=False)
+    assert space["clip"] == Numeric(1.0, 5.5, log=False)
+    assert space["opt"] == Categorical(("adam", "sgd"))
+    assert space["amp"] == Categorical((False, True))
+    assert space["n"] == Constant(8)
