@@ -40,7 +40,7 @@ class Hyperband:
     max_iter: int | None = None
     s: int | None = None
     eta: float = 3.0
-    strict: bool = False
+    strict: bool = True  # W&B fills in strict=true by default (its sweep config schema)
 
 
 @dataclass(frozen=True)
