@@ -29,6 +29,9 @@ from orchestrator.storage.records import (
 
 
 class BaseStorage(abc.ABC):
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Release connections; the default holds none. Safe to call more than once."""
+
     # -- sweeps -------------------------------------------------------------------------------
     @abc.abstractmethod
     def create_sweep(
@@ -149,3 +152,8 @@ class BaseStorage(abc.ABC):
         self, sweep_id: int, cursor: int = 0, limit: int = 10000
     ) -> list[ResultRecord]:
         """Results of the sweep with id > cursor, ordered by id."""
+
+    @abc.abstractmethod
+    def latest_result_id(self, sweep_id: int) -> int:
+        """The cursor that ``results_after`` would return after reading everything visible now
+        (0 when the sweep has no results); clients read it before a bulk read of curves."""

@@ -1,0 +1,229 @@
+// Rungs dashboard: a sweep list (#/) and a sweep page (#/sweep/ID) that refreshes itself while
+// the sweep runs. Refreshes fetch only what is new (results after a cursor) and redraw with
+// Plotly.react, so zoom, filters and paging survive every update.
+const REFRESH_MS = 3000;
+let timer = null;
+
+function route() {
+  clearTimeout(timer);
+  const m = location.hash.match(/^#\/sweep\/(\d+)/);
+  if (m) SweepPage.open(Number(m[1])); else ListPage.open();
+}
+window.addEventListener("hashchange", route);
+window.addEventListener("load", route);
+
+function setLive(on) { document.getElementById("live").classList.toggle("on", on); }
+function stateBadge(s) { return `<span class="state ${esc(s)}">${esc(s)}</span>`; }
+function bar(done, planned) {
+  const pct = planned ? Math.min(100, Math.round(100 * done / planned)) : 0;
+  return `<div class="bar" title="${done}/${planned}"><span style="width:${pct}%"></span></div>`;
+}
+function hms(sec) { const h = Math.floor(sec / 3600), m = Math.floor(sec % 3600 / 60); return h ? `${h}h${m}m` : `${m}m${Math.round(sec % 60)}s`; }
+
+const ListPage = {
+  async open() {
+    const app = document.getElementById("app");
+    try {
+      const sweeps = await Api.sweeps();
+      const rows = sweeps.map(s => `<tr class="click" data-id="${s.id}">
+        <td>${s.id}</td><td>${esc(s.name)}</td><td>${stateBadge(s.state)}</td><td>${esc(s.model)}</td>
+        <td>${esc(s.metric)} (${s.goal === "maximize" ? "max" : "min"})</td><td>${fmt(s.best_value)}</td>
+        <td>${bar(s.trials_done, s.trials_planned)} <span class="muted">${s.trials_done}/${s.trials_planned}</span></td>
+        <td>${hms(s.compute_seconds)}</td><td class="muted">${new Date(s.created_at).toLocaleString()}</td></tr>`).join("");
+      app.innerHTML = `<h1>Sweeps</h1><div class="card"><table id="sweeps"><thead><tr><th>id</th><th>name</th><th>state</th>
+        <th>model</th><th>metric</th><th>best</th><th>progress</th><th>compute</th><th>created</th></tr></thead>
+        <tbody>${rows || '<tr><td colspan="9" class="muted">No sweeps yet: submit one with `rungs run` or POST /api/sweeps.</td></tr>'}</tbody></table></div>`;
+      app.querySelectorAll("tr.click").forEach(tr => tr.onclick = () => location.hash = `#/sweep/${tr.dataset.id}`);
+      const live = sweeps.some(s => s.state === "running" || s.state === "queued");
+      setLive(live);
+      timer = setTimeout(route, live ? REFRESH_MS : 4 * REFRESH_MS);
+    } catch (e) { app.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+  },
+};
+
+const SweepPage = {
+  state: null,
+
+  async open(id) {
+    if (!this.state || this.state.id !== id) this.reset(id);
+    try { await this.refresh(); } catch (e) {
+      document.getElementById("app").innerHTML = `<p class="error">${esc(e.message)}</p>`; return;
+    }
+    const live = ["running", "queued"].includes(this.state.sweep.state);
+    setLive(live);
+    timer = setTimeout(() => this.open(id), live ? REFRESH_MS : 5 * REFRESH_MS);
+  },
+
+  reset(id) {
+    this.state = { id, sweep: null, stage: null, cursor: 0, curves: new Map(), trials: new Map(),
+                   table: { stage: "", variant: "", status: "", sort: "id", order: "asc", offset: 0, limit: 50 },
+                   k: 5, tick: 0 };
+    document.getElementById("app").innerHTML = this.skeleton();
+    this.bindControls();
+  },
+
+  skeleton() {
+    return `<div id="head"></div>
+    <div class="card"><h2>Pipeline</h2><div id="pipeline" class="pipeline"></div></div>
+    <div class="card"><div class="toolbar">Stage <select id="stage-pick"></select>
+      <span class="muted">dotted lines: stopped early (hover says why); dashed: failed or diverged</span></div>
+      <div class="grid2"><div id="curves" class="chart"></div><div id="best" class="chart"></div></div></div>
+    <div class="card grid2"><div id="parallel" class="chart"></div><div id="importance" class="chart"></div></div>
+    <div class="card"><h2>Trials</h2><div class="toolbar">
+      <select id="f-stage"><option value="">all stages</option></select>
+      <select id="f-variant"><option value="">all variants</option></select>
+      <select id="f-status"><option value="">any status</option>${["running","completed","early_stopped","diverged","failed","cancelled"].map(s => `<option>${s}</option>`).join("")}</select>
+      <button id="prev">‹ prev</button><span id="page" class="muted"></span><button id="next">next ›</button></div>
+      <div style="overflow-x:auto"><table id="trials"></table></div></div>
+    <div class="card"><h2>Top configs</h2><div class="toolbar">k <input id="k" type="number" min="1" max="50" value="5" style="width:4em">
+      <a id="csv" download><button class="primary" id="csv-button">Download CSV</button></a></div>
+      <div style="overflow-x:auto"><table id="top"></table></div></div>
+    <div class="card"><h2>Final validation</h2><div class="grid2"><div id="ranking" class="chart"></div><div id="ranking-text"></div></div></div>`;
+  },
+
+  bindControls() {
+    const s = () => this.state;
+    const q = (id) => document.getElementById(id);
+    q("stage-pick").onchange = (e) => { s().stage = e.target.value; s().curves.clear(); s().cursor = 0; this.refresh(); };
+    for (const key of ["stage", "variant", "status"]) {
+      q("f-" + key).onchange = (e) => { s().table[key] = e.target.value; s().table.offset = 0; this.drawTrials(); };
+    }
+    q("prev").onclick = () => { s().table.offset = Math.max(0, s().table.offset - s().table.limit); this.drawTrials(); };
+    q("next").onclick = () => { s().table.offset += s().table.limit; this.drawTrials(); };
+    q("k").onchange = (e) => { s().k = Number(e.target.value) || 5; this.drawTop(); };
+  },
+
+  async refresh() {
+    const st = this.state;
+    st.sweep = await Api.sweep(st.id);
+    this.drawHead(); this.drawPipeline(); this.fillStagePickers();
+    await this.drawCurves();
+    await this.drawTrials();
+    // Heavier panels refresh every few ticks, and always on the first draw.
+    if (st.tick++ % 5 === 0) await Promise.all([this.drawTop(), this.drawRanking(), this.drawAnalysis()]);
+  },
+
+  drawHead() {
+    const s = this.state.sweep;
+    document.getElementById("head").innerHTML = `<h1>${esc(s.name)} ${stateBadge(s.state)}</h1>
+      <p class="muted">sweep ${s.id} · model ${esc(s.model)} · ${esc(s.metric)} (${s.goal}) · best <b>${fmt(s.best_value)}</b> ·
+      ${s.trials_done}/${s.trials_planned} trials · compute ${hms(s.compute_seconds)}
+      ${s.error ? `<br><span class="error">${esc(s.error)}</span>` : ""}</p>`;
+  },
+
+  drawPipeline() {
+    const steps = this.state.sweep.stages.map(st => {
+      const plan = st.plan || {};
+      const sub = st.kind === "search" ? `${plan.subset ?? "?"} samples · ${(plan.variants || []).map(v => v.name).join(" | ") || plan.method || ""}`
+        : st.kind === "select" ? `top-${plan.k ?? "?"}` : `${plan.subset ?? "?"} samples × ${(plan.seeds || []).length} seeds`;
+      return `<div class="step ${esc(st.state)}"><div class="title">${esc(st.name)}</div><div class="sub">${esc(sub)}</div>
+        <div>${stateBadge(st.state)} <span class="muted">best ${fmt(st.best_value)}</span></div>
+        ${bar(st.trials_done, st.trials_planned)}<div class="sub">${st.trials_done}/${st.trials_planned} trials</div></div>`;
+    });
+    document.getElementById("pipeline").innerHTML = steps.join('<div class="arrow">→</div>') || '<p class="muted">queued</p>';
+  },
+
+  fillStagePickers() {
+    const st = this.state, stages = st.sweep.stages.filter(s => s.kind !== "select");
+    if (!st.stage && stages.length) st.stage = (stages.find(s => s.state === "running") || stages[stages.length - 1]).name;
+    const fill = (id, names, keepFirst) => {
+      const el = document.getElementById(id);
+      const want = (keepFirst ? [""] : []).concat(names).join("|");
+      if (el.dataset.opts === want) return;  // rebuilding would reset the user's choice
+      const first = keepFirst ? el.options[0].outerHTML : "";
+      el.innerHTML = first + names.map(n => `<option>${esc(n)}</option>`).join("");
+      el.dataset.opts = want;
+      if (id === "stage-pick") el.value = st.stage; else el.value = st.table[id.slice(2)];
+    };
+    fill("stage-pick", stages.map(s => s.name), false);
+    fill("f-stage", stages.map(s => s.name), true);
+    const variants = new Set(["validation"]);
+    for (const s of st.sweep.stages) for (const v of ((s.plan || {}).variants || [])) variants.add(v.name);
+    fill("f-variant", [...variants], true);
+  },
+
+  async drawCurves() {
+    const st = this.state, metric = st.sweep.metric;
+    if (!st.stage) return;
+    if (st.cursor === 0) {
+      const data = await Api.curves(st.id, { stage: st.stage, limit: 100, max_points: 200 });
+      st.cursor = data.cursor;
+      for (const c of data.curves) { st.trials.set(c.trial.id, c.trial); st.curves.set(c.trial.id, c.points.map(p => [p.step, p.metrics[metric]])); }
+    } else {
+      const batch = await Api.resultsAfter(st.id, st.cursor);
+      st.cursor = batch.cursor;
+      for (const r of batch.items) {
+        if (!st.curves.has(r.trial_id)) st.curves.set(r.trial_id, []);
+        const pts = st.curves.get(r.trial_id);
+        if (!pts.some(p => p[0] === r.step)) { pts.push([r.step, r.metrics[metric]]); pts.sort((a, b) => a[0] - b[0]); }
+      }
+      const page = await Api.trials(st.id, { stage: st.stage, sort: "id", order: "desc", limit: 200 });
+      for (const t of page.items) st.trials.set(t.id, t);
+    }
+    const inStage = new Map([...st.curves].filter(([id]) => (st.trials.get(id) || {}).stage === st.stage));
+    Charts.curves(document.getElementById("curves"), inStage, st.trials, metric);
+    const byStage = {};
+    const ordered = [...st.trials.values()].filter(t => t.best_value != null).sort((a, b) => a.id - b.id);
+    const better = st.sweep.goal === "maximize" ? Math.max : Math.min;
+    for (const t of ordered) { const arr = byStage[t.stage] || (byStage[t.stage] = []); arr.push(arr.length ? better(arr[arr.length - 1], t.best_value) : t.best_value); }
+    Charts.bestSoFar(document.getElementById("best"), byStage, metric);
+  },
+
+  async drawTrials() {
+    const st = this.state, tb = st.table;
+    const q = { sort: tb.sort, order: tb.order, limit: tb.limit, offset: tb.offset };
+    for (const key of ["stage", "variant", "status"]) if (tb[key]) q[key] = tb[key];
+    const page = await Api.trials(st.id, q);
+    const params = [...new Set(page.items.flatMap(t => Object.keys(t.config)))].sort();
+    const sortable = { id: "id", best_value: "best", epochs: "epochs", compute_seconds: "time" };
+    const head = ["id", "name", "stage", "variant", "status", "best_value", "epochs", "compute_seconds"]
+      .map(c => sortable[c] ? `<th class="sortable" data-sort="${c}">${sortable[c]}${tb.sort === c ? (tb.order === "asc" ? " ▲" : " ▼") : ""}</th>` : `<th>${c}</th>`)
+      .join("") + params.map(p => `<th>${esc(p)}</th>`).join("") + "<th>why stopped</th>";
+    const rows = page.items.map(t => `<tr><td>${t.id}</td><td>${esc(t.name)}</td><td>${esc(t.stage)}</td><td>${esc(t.variant)}</td>
+      <td>${stateBadge(t.status)}</td><td>${fmt(t.best_value)}</td><td>${t.epochs}</td><td>${hms(t.compute_seconds)}</td>
+      ${params.map(p => `<td>${fmt(t.config[p])}</td>`).join("")}<td class="muted">${t.stop_reason ? esc(Charts.stopText(t)) : ""}</td></tr>`).join("");
+    const table = document.getElementById("trials");
+    table.innerHTML = `<thead><tr>${head}</tr></thead><tbody>${rows}</tbody>`;
+    table.querySelectorAll("th.sortable").forEach(th => th.onclick = () => {
+      tb.order = tb.sort === th.dataset.sort && tb.order === "desc" ? "asc" : "desc"; tb.sort = th.dataset.sort; tb.offset = 0; this.drawTrials();
+    });
+    const last = Math.min(page.total, tb.offset + tb.limit);
+    document.getElementById("page").textContent = page.total ? `${tb.offset + 1}–${last} of ${page.total}` : "no trials";
+  },
+
+  async drawTop() {
+    const st = this.state;
+    document.getElementById("csv").href = Api.topCsvUrl(st.id, st.k);
+    const table = document.getElementById("top");
+    try {
+      const top = await Api.top(st.id, st.k);
+      if (!top.rows.length) { table.innerHTML = '<tr><td class="muted">no finished trials yet</td></tr>'; return; }
+      const cols = Object.keys(top.rows[0]);
+      table.innerHTML = `<thead><tr>${cols.map(c => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>` +
+        top.rows.map(r => `<tr>${cols.map(c => `<td>${fmt(r[c])}</td>`).join("")}</tr>`).join("") + "</tbody>";
+    } catch (e) { table.innerHTML = `<tr><td class="muted">${esc(e.message)}</td></tr>`; }
+  },
+
+  async drawRanking() {
+    const st = this.state;
+    try {
+      const r = await Api.ranking(st.id);
+      Charts.ranking(document.getElementById("ranking"), r.rows, st.sweep.metric);
+      document.getElementById("ranking-text").innerHTML = `<p>${esc(r.verdict || "")}</p>` +
+        (r.caveats || []).map(c => `<p class="muted">${esc(c)}</p>`).join("");
+    } catch (e) { document.getElementById("ranking").innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
+  },
+
+  async drawAnalysis() {
+    const st = this.state;
+    const stage = st.sweep.stages.find(s => s.name === st.stage);
+    const page = await Api.trials(st.id, { stage: st.stage, sort: "best_value", order: st.sweep.goal === "maximize" ? "desc" : "asc", limit: 500 });
+    const withValue = page.items.filter(t => t.best_value != null);
+    Charts.parallel(document.getElementById("parallel"), withValue, stage && stage.space, st.sweep.metric);
+    try {
+      const report = await Api.analysis(st.id);
+      const rows = ((report.parameters || {})[st.stage] || report.parameters_overall || []);
+      Charts.importance(document.getElementById("importance"), rows);
+    } catch (e) { document.getElementById("importance").innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
+  },
+};

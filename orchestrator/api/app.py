@@ -1,0 +1,79 @@
+"""The FastAPI application: one router per resource, JSON errors, the dashboard at /."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dashboards import STATIC_DIR
+from orchestrator.api.routers import reports, sweeps, trials
+from orchestrator.api.settings import Settings
+from orchestrator.storage import open_storage
+from orchestrator.storage.base import BaseStorage
+
+log = logging.getLogger("rungs.api")
+
+
+def create_app(settings: Settings | None = None, storage: BaseStorage | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="Rungs",
+        version="1",
+        description="Submit sweep YAMLs, follow their stages and trials, download the top-k.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.storage = storage or open_storage(settings.database_url)
+    for router in (sweeps.router, trials.router, reports.router):
+        app.include_router(router, prefix="/api")
+    _install_error_handlers(app)
+    _install_body_limit(app, settings.max_body_bytes)
+    _mount_dashboard(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        return JSONResponse({"message": f"invalid request: {fields}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the stack trace for the operator; the client only gets a message.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"message": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+
+def _install_body_limit(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return JSONResponse(
+                {"message": f"request body too large: {declared} bytes, limit {limit}"},
+                status_code=413,
+            )
+        return await call_next(request)
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/dashboard/index.html")
+
+    if STATIC_DIR.is_dir():
+        app.mount("/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard")

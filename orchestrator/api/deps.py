@@ -1,0 +1,50 @@
+"""Dependencies as ``Annotated`` aliases (``StorageDep``, ``WriteAuth``), FastAPI-template style."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from orchestrator.api.settings import Settings
+from orchestrator.storage.base import BaseStorage
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_storage(request: Request) -> BaseStorage:
+    storage: BaseStorage = request.app.state.storage
+    return storage
+
+
+def _check_token(request: Request, settings: Settings) -> None:
+    if settings.api_token is None:
+        return  # no token configured: a local single-user server
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    # compare_digest: a plain == leaks how many leading characters matched through timing
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), settings.api_token):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="a valid bearer token is required (Authorization: Bearer <RUNGS_API_TOKEN>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_write(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
+    _check_token(request, settings)
+
+
+def require_read(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
+    if settings.reads_require_token:
+        _check_token(request, settings)
+
+
+StorageDep = Annotated[BaseStorage, Depends(get_storage)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+WriteAuth = Depends(require_write)
+ReadAuth = Depends(require_read)

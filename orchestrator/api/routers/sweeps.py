@@ -1,0 +1,119 @@
+"""/api/sweeps: submit, list, inspect, cancel and resume sweeps."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, UploadFile, status
+
+from orchestrator.api.deps import ReadAuth, SettingsDep, StorageDep, WriteAuth
+from orchestrator.api.overview import sweep_public, stage_public
+from orchestrator.api.schemas import ErrorBody, SweepCreated, SweepDetail, SweepPublic
+from orchestrator.storage.base import BaseStorage
+from orchestrator.storage.records import SweepRecord
+
+router = APIRouter(prefix="/sweeps", tags=["sweeps"])
+
+RESUMABLE = ("interrupted", "failed", "cancelled")
+CANCELLABLE = ("queued", "running")
+
+
+def load_sweep(storage: BaseStorage, sweep_id: int) -> SweepRecord:
+    try:
+        return storage.get_sweep(sweep_id)
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sweep with id {sweep_id}") from None
+
+
+async def _yaml_from_request(request: Request, limit: int) -> tuple[str, str]:
+    """The YAML text and a file name, from a multipart upload (field ``file``) or a raw body."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, "multipart upload needs a `file` field with the sweep YAML")
+        raw = await upload.read(limit + 1)
+        name = upload.filename or "sweep.yaml"
+    else:
+        raw = await request.body()
+        name = request.query_params.get("filename", "sweep.yaml")
+    if len(raw) > limit:  # a chunked body carries no content-length for the middleware to check
+        raise HTTPException(413, f"request body too large: limit {limit} bytes")
+    try:
+        return raw.decode("utf-8"), name
+    except UnicodeDecodeError:
+        raise HTTPException(422, "the sweep YAML must be UTF-8 text") from None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SweepCreated,
+    dependencies=[WriteAuth],
+    responses={422: {"model": ErrorBody}, 401: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-yaml": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            }
+        }
+    },
+)
+async def submit_sweep(request: Request, storage: StorageDep, settings: SettingsDep) -> SweepCreated:
+    """Queue a sweep. Invalid YAML gives 422 with the same located errors as `rungs validate`."""
+    from orchestrator.spec import SpecErrors, parse_spec, spec_to_dict
+
+    text, filename = await _yaml_from_request(request, settings.max_body_bytes)
+    try:
+        parsed = parse_spec(text, filename)  # yaml.safe_load semantics: no arbitrary objects
+    except SpecErrors as exc:
+        errors = [
+            {"file": e.file, "line": e.line, "column": e.column, "field": e.field, "message": e.message}
+            for e in exc.errors
+        ]
+        detail = {"message": f"{len(errors)} error(s) in {filename}", "errors": errors}
+        raise HTTPException(422, detail) from None
+    spec = parsed.spec
+    sweep_id = storage.create_sweep(spec.name, spec_to_dict(spec), text, source_path=filename)
+    return SweepCreated(
+        id=sweep_id, name=spec.name, state="queued", warnings=[str(w) for w in parsed.warnings]
+    )
+
+
+@router.get("", response_model=list[SweepPublic], dependencies=[ReadAuth])
+def list_sweeps(storage: StorageDep) -> list[SweepPublic]:
+    return [sweep_public(storage, s) for s in storage.list_sweeps()]
+
+
+@router.get("/{sweep_id}", response_model=SweepDetail, dependencies=[ReadAuth])
+def get_sweep(sweep_id: int, storage: StorageDep) -> SweepDetail:
+    sweep = load_sweep(storage, sweep_id)
+    stages = [stage_public(storage, sweep, st) for st in storage.get_stages(sweep_id)]
+    return SweepDetail(
+        **sweep_public(storage, sweep).model_dump(), stages=stages, yaml_text=sweep.yaml_text
+    )
+
+
+@router.post("/{sweep_id}/cancel", response_model=SweepPublic, dependencies=[WriteAuth])
+def cancel_sweep(sweep_id: int, storage: StorageDep) -> SweepPublic:
+    """A queued sweep never starts; a running one stops at its next check (between results)."""
+    sweep = load_sweep(storage, sweep_id)
+    if sweep.state not in CANCELLABLE:
+        raise HTTPException(409, f"sweep {sweep_id} is {sweep.state}; only {CANCELLABLE} can be cancelled")
+    storage.set_sweep_state(sweep_id, "cancelled")
+    return sweep_public(storage, storage.get_sweep(sweep_id))
+
+
+@router.post("/{sweep_id}/resume", response_model=SweepPublic, dependencies=[WriteAuth])
+def resume_sweep(sweep_id: int, storage: StorageDep) -> SweepPublic:
+    """Queue an interrupted, failed or cancelled sweep again; a worker continues it."""
+    sweep = load_sweep(storage, sweep_id)
+    if sweep.state not in RESUMABLE:
+        raise HTTPException(409, f"sweep {sweep_id} is {sweep.state}; only {RESUMABLE} can be resumed")
+    storage.set_sweep_state(sweep_id, "queued")
+    return sweep_public(storage, storage.get_sweep(sweep_id))

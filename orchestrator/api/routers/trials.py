@@ -1,0 +1,143 @@
+"""Trials of a sweep (paged, sorted, filtered), one trial's curve, and new results by cursor."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from orchestrator.api.deps import ReadAuth, SettingsDep, StorageDep
+from orchestrator.api.routers.sweeps import load_sweep
+from orchestrator.api.schemas import (
+    Curve,
+    CurvePoint,
+    ResultBatch,
+    ResultPublic,
+    TrialPage,
+    TrialPublic,
+)
+from orchestrator.storage.records import ResultRecord, TrialRecord
+
+router = APIRouter(tags=["trials"])
+
+SortKey = Literal["id", "best_value", "epochs", "started_at", "compute_seconds"]
+
+
+def trial_public(trial: TrialRecord) -> TrialPublic:
+    return TrialPublic(
+        id=trial.id,
+        name=trial.name,
+        stage=trial.stage_name,
+        variant=trial.variant,
+        status=trial.status,
+        config=trial.config,
+        seed=trial.seed,
+        best_value=trial.best_value,
+        last_value=trial.last_value,
+        epochs=trial.epochs,
+        stop_reason=trial.stop_reason,
+        compute_seconds=trial.compute_seconds,
+        started_at=trial.started_at,
+        finished_at=trial.finished_at,
+    )
+
+
+@router.get("/sweeps/{sweep_id}/trials", response_model=TrialPage, dependencies=[ReadAuth])
+def list_trials(
+    sweep_id: int,
+    storage: StorageDep,
+    stage: str | None = None,
+    variant: str | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    sort: SortKey = "id",
+    order: Literal["asc", "desc"] = "asc",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TrialPage:
+    load_sweep(storage, sweep_id)
+    filters = {"stage": stage, "variant": variant, "status": status}
+    items = storage.get_trials(
+        sweep_id, **filters, order_by=sort, descending=order == "desc", limit=limit, offset=offset
+    )
+    total = storage.count_trials(sweep_id, **filters)
+    return TrialPage(
+        total=total, offset=offset, limit=limit, items=[trial_public(t) for t in items]
+    )
+
+
+@router.get("/trials/{trial_id}", response_model=TrialPublic, dependencies=[ReadAuth])
+def get_trial(trial_id: int, storage: StorageDep) -> TrialPublic:
+    try:
+        return trial_public(storage.get_trial(trial_id))
+    except KeyError:
+        raise HTTPException(404, f"no trial with id {trial_id}") from None
+
+
+def downsample(results: list[ResultRecord], max_points: int) -> list[ResultRecord]:
+    """Keep at most ``max_points`` evenly spaced points, always the first and the last, so a
+    100-epoch curve costs the browser the same as a 10-epoch one."""
+    n = len(results)
+    if n <= max_points:
+        return results
+    picks = {round(i * (n - 1) / (max_points - 1)) for i in range(max_points)}
+    return [results[i] for i in sorted(picks)]
+
+
+@router.get("/trials/{trial_id}/curve", response_model=Curve, dependencies=[ReadAuth])
+def trial_curve(
+    trial_id: int,
+    storage: StorageDep,
+    settings: SettingsDep,
+    max_points: Annotated[int | None, Query(ge=2, le=10000)] = None,
+) -> Curve:
+    get_trial(trial_id, storage)
+    results = storage.get_results(trial_id)
+    kept = downsample(results, max_points or settings.curve_max_points)
+    points = [CurvePoint(step=r.step, metrics=r.metrics) for r in kept]
+    return Curve(trial_id=trial_id, total_points=len(results), points=points)
+
+
+@router.get("/sweeps/{sweep_id}/results", response_model=ResultBatch, dependencies=[ReadAuth])
+def results_since(
+    sweep_id: int,
+    storage: StorageDep,
+    after: Annotated[int, Query(ge=0, description="cursor from the previous call")] = 0,
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> ResultBatch:
+    """Only what is new since ``after`` (optuna-dashboard's pattern): pollers stay cheap."""
+    load_sweep(storage, sweep_id)
+    rows = storage.results_after(sweep_id, after, limit=limit)
+    cursor = rows[-1].id if rows else after
+    items = [ResultPublic(id=r.id, trial_id=r.trial_id, step=r.step, metrics=r.metrics) for r in rows]
+    return ResultBatch(cursor=cursor, items=items)
+
+
+@router.get("/sweeps/{sweep_id}/curves", dependencies=[ReadAuth])
+def stage_curves(
+    sweep_id: int,
+    storage: StorageDep,
+    stage: str,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    max_points: Annotated[int, Query(ge=2, le=2000)] = 200,
+) -> dict[str, object]:
+    """Downsampled curves of a stage's best ``limit`` trials plus every running one, and the
+    cursor to continue from with ``/results?after=``. The cursor is read *before* the curves so
+    nothing written in between is missed (the client drops repeated steps)."""
+    sweep = load_sweep(storage, sweep_id)
+    cursor = storage.latest_result_id(sweep_id)
+    goal = str((sweep.spec.get("metric") or {}).get("goal", "maximize"))
+    best = storage.get_trials(
+        sweep_id, stage=stage, order_by="best_value", descending=goal == "maximize", limit=limit
+    )
+    running = storage.get_trials(sweep_id, stage=stage, status="running")
+    chosen = {t.id: t for t in [*best, *running]}
+    curves = []
+    for trial in chosen.values():
+        points = downsample(storage.get_results(trial.id), max_points)
+        curves.append(
+            {
+                "trial": trial_public(trial).model_dump(mode="json"),
+                "points": [{"step": p.step, "metrics": p.metrics} for p in points],
+            }
+        )
+    return {"cursor": cursor, "curves": curves}
