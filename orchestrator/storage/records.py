@@ -10,7 +10,15 @@ SWEEP_STATES = ("queued", "running", "completed", "failed", "cancelled", "interr
 STAGE_STATES = ("pending", "running", "completed", "failed", "cancelled")
 # running/completed are the normal path; early_stopped = stopped by the scheduler (hyperband or
 # median rule: see stop_reason); diverged = NaN/inf losses past the limit; failed = exception/OOM.
-TRIAL_STATES = ("pending", "running", "completed", "early_stopped", "diverged", "failed", "cancelled")
+TRIAL_STATES = (
+    "pending",
+    "running",
+    "completed",
+    "early_stopped",
+    "diverged",
+    "failed",
+    "cancelled",
+)
 
 
 @dataclass(frozen=True)
