@@ -55,7 +55,7 @@ const SweepPage = {
   },
 
   reset(id) {
-    this.state = { id, sweep: null, stage: null, cursor: 0, curves: new Map(), trials: new Map(),
+    this.state = { id, sweep: null, stage: null, stagePinned: false, cursor: 0, curves: new Map(), trials: new Map(),
                    table: { stage: "", variant: "", status: "", sort: "id", order: "asc", offset: 0, limit: 50 },
                    k: 5, tick: 0 };
     document.getElementById("app").innerHTML = this.skeleton();
@@ -84,7 +84,7 @@ const SweepPage = {
   bindControls() {
     const s = () => this.state;
     const q = (id) => document.getElementById(id);
-    q("stage-pick").onchange = (e) => { s().stage = e.target.value; s().curves.clear(); s().cursor = 0; this.refresh(); };
+    q("stage-pick").onchange = (e) => { s().stagePinned = true; this.showStage(e.target.value); this.refresh(); };
     for (const key of ["stage", "variant", "status"]) {
       q("f-" + key).onchange = (e) => { s().table[key] = e.target.value; s().table.offset = 0; this.drawTrials(); };
     }
@@ -117,15 +117,26 @@ const SweepPage = {
       const sub = st.kind === "search" ? `${plan.subset ?? "?"} samples · ${(plan.variants || []).map(v => v.name).join(" | ") || plan.method || ""}`
         : st.kind === "select" ? `top-${plan.k ?? "?"}` : `${plan.subset ?? "?"} samples × ${(plan.seeds || []).length} seeds`;
       return `<div class="step ${esc(st.state)}"><div class="title">${esc(st.name)}</div><div class="sub">${esc(sub)}</div>
-        <div>${stateBadge(st.state)} <span class="muted">best ${fmt(st.best_value)}</span></div>
-        ${bar(st.trials_done, st.trials_planned)}<div class="sub">${st.trials_done}/${st.trials_planned} trials</div></div>`;
+        <div>${stateBadge(st.state)} ${st.kind === "select" ? "" : `<span class="muted">best ${fmt(st.best_value)}</span>`}</div>
+        ${st.kind === "select" ? `<div class="sub">${((st.summary || {}).picks || []).length} configs picked</div>`
+          : `${bar(st.trials_done, st.trials_planned)}<div class="sub">${st.trials_done}/${st.trials_planned} trials</div>`}</div>`;
     });
     document.getElementById("pipeline").innerHTML = steps.join('<div class="arrow">→</div>') || '<p class="muted">queued</p>';
   },
 
+  showStage(name) {
+    const st = this.state;
+    st.stage = name; st.curves.clear(); st.cursor = 0;
+    document.getElementById("stage-pick").value = name;
+  },
+
   fillStagePickers() {
     const st = this.state, stages = st.sweep.stages.filter(s => s.kind !== "select");
-    if (!st.stage && stages.length) st.stage = (stages.find(s => s.state === "running") || stages[stages.length - 1]).name;
+    // Follow the running stage until the user picks one; then keep their choice.
+    const live = stages.find(s => s.state === "running") || stages[stages.length - 1];
+    if (live && !st.stagePinned && st.stage !== live.name) {
+      if (st.stage) this.showStage(live.name); else st.stage = live.name;
+    }
     const fill = (id, names, keepFirst) => {
       const el = document.getElementById(id);
       const want = (keepFirst ? [""] : []).concat(names).join("|");
@@ -197,7 +208,7 @@ const SweepPage = {
     const table = document.getElementById("top");
     try {
       const top = await Api.top(st.id, st.k);
-      if (!top.rows.length) { table.innerHTML = '<tr><td class="muted">no finished trials yet</td></tr>'; return; }
+      if (!top.rows.length) { table.innerHTML = `<tr><td class="muted">${esc(top.note || "no finished trials yet")}</td></tr>`; return; }
       const cols = Object.keys(top.rows[0]);
       table.innerHTML = `<thead><tr>${cols.map(c => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>` +
         top.rows.map(r => `<tr>${cols.map(c => `<td>${fmt(r[c])}</td>`).join("")}</tr>`).join("") + "</tbody>";
@@ -211,19 +222,21 @@ const SweepPage = {
       Charts.ranking(document.getElementById("ranking"), r.rows, st.sweep.metric);
       document.getElementById("ranking-text").innerHTML = `<p>${esc(r.verdict || "")}</p>` +
         (r.caveats || []).map(c => `<p class="muted">${esc(c)}</p>`).join("");
-    } catch (e) { document.getElementById("ranking").innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
+    } catch (e) { Charts.message(document.getElementById("ranking"), e.message); document.getElementById("ranking-text").innerHTML = ""; }
   },
 
   async drawAnalysis() {
     const st = this.state;
+    // validation stages store no space of their own: chart them on the first stage's (the sweep's)
     const stage = st.sweep.stages.find(s => s.name === st.stage);
+    const space = (stage && stage.space) || (st.sweep.stages.find(s => s.space) || {}).space;
     const page = await Api.trials(st.id, { stage: st.stage, sort: "best_value", order: st.sweep.goal === "maximize" ? "desc" : "asc", limit: 500 });
     const withValue = page.items.filter(t => t.best_value != null);
-    Charts.parallel(document.getElementById("parallel"), withValue, stage && stage.space, st.sweep.metric);
+    Charts.parallel(document.getElementById("parallel"), withValue, space, st.sweep.metric);
     try {
       const report = await Api.analysis(st.id);
       const rows = ((report.parameters || {})[st.stage] || report.parameters_overall || []);
       Charts.importance(document.getElementById("importance"), rows);
-    } catch (e) { document.getElementById("importance").innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
+    } catch (e) { Charts.message(document.getElementById("importance"), e.message); }
   },
 };

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboards import STATIC_DIR
+from orchestrator.api.cache import TTLCache
 from orchestrator.api.routers import reports, sweeps, trials
 from orchestrator.api.settings import Settings
 from orchestrator.storage import open_storage
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None, storage: BaseStorage | None = N
     )
     app.state.settings = settings
     app.state.storage = storage or open_storage(settings.database_url)
+    app.state.cache = TTLCache(settings.cache_seconds)
     for router in (sweeps.router, trials.router, reports.router):
         app.include_router(router, prefix="/api")
     _install_error_handlers(app)
@@ -70,10 +73,27 @@ def _install_body_limit(app: FastAPI, limit: int) -> None:
         return await call_next(request)
 
 
+def _plotly_bundle() -> Path | None:
+    """plotly.js as the ``plotly`` wheel ships it: the dashboard loads no CDN."""
+    try:
+        import plotly
+    except ImportError:
+        return None
+    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return bundle if bundle.is_file() else None
+
+
 def _mount_dashboard(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
         return RedirectResponse("/dashboard/index.html")
+
+    bundle = _plotly_bundle()
+    if bundle is not None:
+        # registered before the static mount, which would otherwise answer 404 for it
+        @app.get("/dashboard/vendor/plotly.min.js", include_in_schema=False)
+        async def plotly_js() -> FileResponse:
+            return FileResponse(bundle, media_type="text/javascript")
 
     if STATIC_DIR.is_dir():
         app.mount("/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard")

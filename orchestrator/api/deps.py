@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from orchestrator.api.cache import TTLCache
 from orchestrator.api.settings import Settings
 from orchestrator.storage.base import BaseStorage
 
@@ -44,7 +45,13 @@ def require_read(request: Request, settings: Annotated[Settings, Depends(get_set
         _check_token(request, settings)
 
 
+def get_cache(request: Request) -> TTLCache:
+    cache: TTLCache = request.app.state.cache
+    return cache
+
+
 StorageDep = Annotated[BaseStorage, Depends(get_storage)]
+CacheDep = Annotated[TTLCache, Depends(get_cache)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WriteAuth = Depends(require_write)
 ReadAuth = Depends(require_read)

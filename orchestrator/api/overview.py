@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.api.cache import TTLCache
 from orchestrator.api.schemas import StagePublic, SweepPublic
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import StageRecord, SweepRecord
@@ -36,8 +37,21 @@ def _best(storage: BaseStorage, sweep_id: int, goal: str, stage: str | None = No
     return best[0].best_value if best else None
 
 
-def sweep_public(storage: BaseStorage, sweep: SweepRecord) -> SweepPublic:
+def sweep_public(
+    storage: BaseStorage, sweep: SweepRecord, cache: TTLCache | None = None
+) -> SweepPublic:
+    """The list row of ``sweep``. With ``cache``, the totals (which read every trial) may be up
+    to ``cache.seconds`` old; the state never is (it is part of the key)."""
+    if cache is None:
+        return _sweep_public(storage, sweep)
+    key = ("sweep", sweep.id, sweep.state, sweep.updated_at, sweep.error)
+    return cache.get(key, lambda: _sweep_public(storage, sweep))
+
+
+def _sweep_public(storage: BaseStorage, sweep: SweepRecord) -> SweepPublic:
     metric, goal = _metric(sweep.spec)
+    # Reads every trial: a storage aggregate (done count, compute sum) would make this O(1)
+    # in trials (asked of the storage owner); until then the cache bounds how often it runs.
     trials = storage.get_trials(sweep.id)
     done = sum(1 for t in trials if t.status in DONE_STATES)
     return SweepPublic(

@@ -14,6 +14,8 @@ class Settings:
     reads_require_token: bool = False
     max_body_bytes: int = 1_000_000
     curve_max_points: int = 500
+    # how old a polled summary (sweep totals, a stage's curves) may be: see orchestrator.api.cache
+    cache_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -22,6 +24,7 @@ class Settings:
             api_token=_token_from_env(),
             reads_require_token=_truthy(os.environ.get("RUNGS_READS_REQUIRE_TOKEN", "")),
             max_body_bytes=int(os.environ.get("RUNGS_MAX_BODY_BYTES", "1000000")),
+            cache_seconds=float(os.environ.get("RUNGS_API_CACHE_SECONDS", "2")),
         )
 
 

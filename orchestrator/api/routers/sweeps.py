@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, status
 
-from orchestrator.api.deps import ReadAuth, SettingsDep, StorageDep, WriteAuth
-from orchestrator.api.overview import sweep_public, stage_public
+# request.form() yields Starlette's UploadFile; fastapi.UploadFile is a subclass that an
+# isinstance check against it would reject.
+from starlette.datastructures import UploadFile
+
+from orchestrator.api.deps import CacheDep, ReadAuth, SettingsDep, StorageDep, WriteAuth
+from orchestrator.api.overview import stage_public, sweep_public
 from orchestrator.api.schemas import ErrorBody, SweepCreated, SweepDetail, SweepPublic
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import SweepRecord
@@ -64,7 +68,9 @@ async def _yaml_from_request(request: Request, limit: int) -> tuple[str, str]:
         }
     },
 )
-async def submit_sweep(request: Request, storage: StorageDep, settings: SettingsDep) -> SweepCreated:
+async def submit_sweep(
+    request: Request, storage: StorageDep, settings: SettingsDep
+) -> SweepCreated:
     """Queue a sweep. Invalid YAML gives 422 with the same located errors as `rungs validate`."""
     from orchestrator.spec import SpecErrors, parse_spec, spec_to_dict
 
@@ -73,7 +79,13 @@ async def submit_sweep(request: Request, storage: StorageDep, settings: Settings
         parsed = parse_spec(text, filename)  # yaml.safe_load semantics: no arbitrary objects
     except SpecErrors as exc:
         errors = [
-            {"file": e.file, "line": e.line, "column": e.column, "field": e.field, "message": e.message}
+            {
+                "file": e.file,
+                "line": e.line,
+                "column": e.column,
+                "field": e.field,
+                "message": e.message,
+            }
             for e in exc.errors
         ]
         detail = {"message": f"{len(errors)} error(s) in {filename}", "errors": errors}
@@ -86,14 +98,20 @@ async def submit_sweep(request: Request, storage: StorageDep, settings: Settings
 
 
 @router.get("", response_model=list[SweepPublic], dependencies=[ReadAuth])
-def list_sweeps(storage: StorageDep) -> list[SweepPublic]:
-    return [sweep_public(storage, s) for s in storage.list_sweeps()]
+def list_sweeps(storage: StorageDep, cache: CacheDep) -> list[SweepPublic]:
+    return [sweep_public(storage, s, cache) for s in storage.list_sweeps()]
 
 
 @router.get("/{sweep_id}", response_model=SweepDetail, dependencies=[ReadAuth])
-def get_sweep(sweep_id: int, storage: StorageDep) -> SweepDetail:
+def get_sweep(sweep_id: int, storage: StorageDep, cache: CacheDep) -> SweepDetail:
+    """The sweep with its stages; like the list, totals may be ``cache_seconds`` old."""
     sweep = load_sweep(storage, sweep_id)
-    stages = [stage_public(storage, sweep, st) for st in storage.get_stages(sweep_id)]
+    key = ("detail", sweep.id, sweep.state, sweep.updated_at, sweep.error)
+    return cache.get(key, lambda: _detail(storage, sweep))
+
+
+def _detail(storage: BaseStorage, sweep: SweepRecord) -> SweepDetail:
+    stages = [stage_public(storage, sweep, st) for st in storage.get_stages(sweep.id)]
     return SweepDetail(
         **sweep_public(storage, sweep).model_dump(), stages=stages, yaml_text=sweep.yaml_text
     )
@@ -104,7 +122,9 @@ def cancel_sweep(sweep_id: int, storage: StorageDep) -> SweepPublic:
     """A queued sweep never starts; a running one stops at its next check (between results)."""
     sweep = load_sweep(storage, sweep_id)
     if sweep.state not in CANCELLABLE:
-        raise HTTPException(409, f"sweep {sweep_id} is {sweep.state}; only {CANCELLABLE} can be cancelled")
+        raise HTTPException(
+            409, f"sweep {sweep_id} is {sweep.state}; only {CANCELLABLE} can be cancelled"
+        )
     storage.set_sweep_state(sweep_id, "cancelled")
     return sweep_public(storage, storage.get_sweep(sweep_id))
 
@@ -114,6 +134,8 @@ def resume_sweep(sweep_id: int, storage: StorageDep) -> SweepPublic:
     """Queue an interrupted, failed or cancelled sweep again; a worker continues it."""
     sweep = load_sweep(storage, sweep_id)
     if sweep.state not in RESUMABLE:
-        raise HTTPException(409, f"sweep {sweep_id} is {sweep.state}; only {RESUMABLE} can be resumed")
+        raise HTTPException(
+            409, f"sweep {sweep_id} is {sweep.state}; only {RESUMABLE} can be resumed"
+        )
     storage.set_sweep_state(sweep_id, "queued")
     return sweep_public(storage, storage.get_sweep(sweep_id))

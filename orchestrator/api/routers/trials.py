@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from orchestrator.api.deps import ReadAuth, SettingsDep, StorageDep
+from orchestrator.api.deps import CacheDep, ReadAuth, SettingsDep, StorageDep
 from orchestrator.api.routers.sweeps import load_sweep
 from orchestrator.api.schemas import (
     Curve,
@@ -16,7 +16,8 @@ from orchestrator.api.schemas import (
     TrialPage,
     TrialPublic,
 )
-from orchestrator.storage.records import ResultRecord, TrialRecord
+from orchestrator.storage.base import BaseStorage
+from orchestrator.storage.records import ResultRecord, SweepRecord, TrialRecord
 
 router = APIRouter(tags=["trials"])
 
@@ -108,7 +109,9 @@ def results_since(
     load_sweep(storage, sweep_id)
     rows = storage.results_after(sweep_id, after, limit=limit)
     cursor = rows[-1].id if rows else after
-    items = [ResultPublic(id=r.id, trial_id=r.trial_id, step=r.step, metrics=r.metrics) for r in rows]
+    items = [
+        ResultPublic(id=r.id, trial_id=r.trial_id, step=r.step, metrics=r.metrics) for r in rows
+    ]
     return ResultBatch(cursor=cursor, items=items)
 
 
@@ -116,14 +119,24 @@ def results_since(
 def stage_curves(
     sweep_id: int,
     storage: StorageDep,
+    cache: CacheDep,
     stage: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     max_points: Annotated[int, Query(ge=2, le=2000)] = 200,
 ) -> dict[str, object]:
     """Downsampled curves of a stage's best ``limit`` trials plus every running one, and the
     cursor to continue from with ``/results?after=``. The cursor is read *before* the curves so
-    nothing written in between is missed (the client drops repeated steps)."""
+    nothing written in between is missed (the client drops repeated steps); that also makes a
+    cached answer (up to ``cache_seconds`` old) safe: the client catches up from its cursor."""
     sweep = load_sweep(storage, sweep_id)
+    key = ("curves", sweep_id, stage, limit, max_points)
+    return cache.get(key, lambda: _stage_curves(storage, sweep, stage, limit, max_points))
+
+
+def _stage_curves(
+    storage: BaseStorage, sweep: SweepRecord, stage: str, limit: int, max_points: int
+) -> dict[str, object]:
+    sweep_id = sweep.id
     cursor = storage.latest_result_id(sweep_id)
     goal = str((sweep.spec.get("metric") or {}).get("goal", "maximize"))
     best = storage.get_trials(

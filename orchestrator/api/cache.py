@@ -1,0 +1,64 @@
+"""A small per-app TTL memo for the summaries every open dashboard polls.
+
+Fifty dashboards on one running sweep ask the same questions every few seconds; the answers
+(trial counts, compute time, a stage's curves) cost one query per trial. Recomputing them at
+most once per ``seconds`` per key bounds that work by the number of sweeps, not of viewers.
+Only answers that may be a little old are cached: keys carry whatever must never be stale
+(a sweep's state), and the curves' cursor is read before the curves, so a client that
+continues with ``results?after=cursor`` still sees every row.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class TTLCache:
+    """Thread-safe memo: ``get(key, compute)`` returns a value at most ``seconds`` old.
+
+    Concurrent misses on one key compute once (the others wait for it), so a burst of
+    identical requests costs one computation. ``seconds <= 0`` disables caching.
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 512) -> None:
+        self.seconds, self.max_entries = seconds, max_entries
+        self._values: dict[Hashable, tuple[float, Any]] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if self.seconds <= 0:
+            return compute()
+        hit = self._fresh(key)
+        if hit is not None:
+            return hit[1]  # type: ignore[no-any-return]
+        with self._lock_for(key):
+            hit = self._fresh(key)  # another thread may have computed it meanwhile
+            if hit is not None:
+                return hit[1]  # type: ignore[no-any-return]
+            value = compute()
+            self._store(key, value)
+            return value
+
+    def _fresh(self, key: Hashable) -> tuple[float, Any] | None:
+        with self._guard:
+            hit = self._values.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.seconds:
+            return hit
+        return None
+
+    def _lock_for(self, key: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _store(self, key: Hashable, value: Any) -> None:
+        with self._guard:
+            if len(self._values) >= self.max_entries:  # stale keys of finished sweeps: start over
+                self._values.clear()
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            self._values[key] = (time.monotonic(), value)

@@ -1,0 +1,228 @@
+"""The dashboard in a real browser against a real ``rungs serve`` running a real sweep.
+
+Starts ``rungs serve`` (API + one worker + local Ray) on a free port with SQLite in a temp dir,
+submits a tiny synthetic sweep, and drives headless Chromium (Debian's, never a downloaded one)
+through the sweep page: the learning curves appear and then grow without a reload, the CSV
+button downloads the top-k, and the page raises no JavaScript error. The final screenshot lands
+in ``test-artifacts/dashboard.png`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+K = 2
+# stage1 6 trials x 10 epochs at 0.3 s an epoch (no early stopping: the curves keep growing for
+# a while), stage2 3 trials, then top-2 x 1 seed: about a minute on 2 busy cores.
+SWEEP = f"""\
+name: browser-tiny
+method: bayes
+metric: {{name: score, goal: maximize}}
+model: {{name: synthetic, fixed: {{sleep_per_epoch: 0.3, noise: 0.05}}}}
+parameters:
+  lr: {{distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}}
+  weight_decay: {{distribution: log_uniform_values, min: 1.0e-6, max: 1.0e-3}}
+epochs: 10
+resources: {{cpus_per_trial: 1, max_concurrent: 2}}
+stages:
+  - {{name: stage1, subset: 2000, trials: 6}}
+  - {{name: stage2, subset: 4000, trials: 3}}
+selection: {{k: {K}}}
+validation: {{subset: 8000, seeds: [42]}}
+wandb: false
+"""
+CSV_COLUMNS = ["rank", "trial_id", "name", "stage", "variant", "score", "lr", "weight_decay",
+               "distance_to_nearest"]  # fmt: skip
+# Failed requests the page makes on purpose: the ranking is 404 until validation has results.
+EXPECTED_HTTP_ERRORS = (("/ranking", 404),)
+CURVE_POINTS_JS = """() => {
+  const el = document.getElementById('curves');
+  return el && el.data ? el.data.reduce((n, trace) => n + trace.x.length, 0) : 0;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C first: ``rungs serve`` then stops its worker, which stops its Ray. The process
+    group is ours (start_new_session): kill what is left of it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=40)
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """``rungs serve`` with one worker; yields its base URL; stopped in the finalizer."""
+    port = _free_port()
+    env = {**os.environ, "RUNGS_HOME": str(tmp_path / "home"), "WANDB_MODE": "disabled",
+           "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    env.pop("RUNGS_API_TOKEN", None)
+    env.pop("RUNGS_DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", str(port),
+           "--db", f"sqlite:///{tmp_path / 'rungs.db'}", "--workers", "1"]  # fmt: skip
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait("the API", lambda: _answers(base, proc, tmp_path), timeout=60)
+        yield base
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _answers(base: str, proc: subprocess.Popen[bytes], tmp_path: Path) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError(f"rungs serve exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
+    try:
+        return httpx.get(f"{base}/api/sweeps", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@dataclass
+class PageProblems:
+    """JavaScript errors and unexpected HTTP errors seen by the page."""
+
+    js: list[str] = field(default_factory=list)
+    http: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("pageerror", lambda exc: self.js.append(f"uncaught: {exc}"))
+        page.on("console", self._console)
+        page.on("response", self._response)
+
+    def _console(self, msg: Any) -> None:
+        # a failed fetch is also logged as a console error: _response judges those
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            self.js.append(f"console.error: {msg.text}")
+
+    def _response(self, response: Any) -> None:
+        if response.status < 400:
+            return
+        path = response.url.split("?")[0]
+        if not any(path.endswith(p) and response.status == s for p, s in EXPECTED_HTTP_ERRORS):
+            self.http.append(f"{response.status} {response.url}")
+
+
+def _submit(base: str) -> int:
+    response = httpx.post(
+        f"{base}/api/sweeps?filename=browser.yaml",
+        content=SWEEP,
+        headers={"Content-Type": "application/x-yaml"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _state(base: str, sweep_id: int) -> str:
+    state = str(httpx.get(f"{base}/api/sweeps/{sweep_id}", timeout=10).json()["state"])
+    assert state not in ("failed", "cancelled", "interrupted"), f"the sweep ended {state}"
+    return state
+
+
+def _top_rows(base: str, sweep_id: int) -> int:
+    _state(base, sweep_id)
+    return len(httpx.get(f"{base}/api/sweeps/{sweep_id}/top?k={K}", timeout=30).json()["rows"])
+
+
+def test_live_dashboard_follows_a_running_sweep(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    sweep_id = _submit(server)
+    problems = PageProblems()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+            problems.watch(page)
+            _follow_curves(page, server, sweep_id)
+            _download_csv(page, server, sweep_id, tmp_path)
+            _wait("the sweep to complete", lambda: _state(server, sweep_id) == "completed", 240, 2)
+            page.reload()  # the heavy panels refresh every few ticks: show them all now
+            for chart in ("ranking", "importance", "parallel", "curves"):
+                page.wait_for_function(
+                    f"() => (document.getElementById('{chart}').data || []).length > 0",
+                    timeout=60_000,
+                )
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems.js == [], problems.js
+    assert problems.http == [], problems.http
+
+
+def _follow_curves(page: Any, base: str, sweep_id: int) -> None:
+    """Open the list, click into the sweep, see curves appear and grow without a reload."""
+    page.goto(f"{base}/")
+    page.wait_for_selector(f"#sweeps tr[data-id='{sweep_id}']", timeout=30_000)
+    page.click(f"#sweeps tr[data-id='{sweep_id}']")
+    page.wait_for_function(f"() => location.hash === '#/sweep/{sweep_id}'")
+    first = page.wait_for_function(f"() => ({CURVE_POINTS_JS})() > 0", timeout=180_000)
+    before = int(first.json_value())
+    page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloads
+    page.wait_for_function(f"() => ({CURVE_POINTS_JS})() > {before}", timeout=120_000)
+    assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded itself"
+
+
+def _download_csv(page: Any, base: str, sweep_id: int, tmp_path: Path) -> None:
+    """Once the API has a top-k, the page's button downloads it as the validation CSV."""
+    _wait(f"a top-{K}", lambda: _top_rows(base, sweep_id) >= K, timeout=240, every=2)
+    page.fill("#k", str(K))
+    page.dispatch_event("#k", "change")
+    with page.expect_download(timeout=30_000) as info:
+        page.click("#csv-button")
+    download = info.value
+    assert download.suggested_filename == f"top{K}_configs_for_validation.csv"
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    frame = pd.read_csv(io.StringIO(target.read_text()))
+    assert len(frame) == K and list(frame["rank"]) == list(range(1, K + 1))
+    assert set(CSV_COLUMNS) <= set(frame.columns), list(frame.columns)
+    assert frame["score"].notna().all()
+    # while stage2 has no finished trial, the top-k is the latest search stage's so far
+    assert set(frame["stage"]) <= {"stage1", "stage2"}

@@ -1,0 +1,54 @@
+"""The summaries cache: bounded staleness for totals, never for a sweep's state."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from orchestrator.api.cache import TTLCache
+from orchestrator.storage import SQLStorage
+
+
+def test_a_key_is_computed_once_while_fresh_and_again_when_disabled() -> None:
+    calls: list[int] = []
+    cache = TTLCache(seconds=60)
+    assert [cache.get("k", lambda: calls.append(1) or len(calls)) for _ in range(3)] == [1, 1, 1]
+    assert cache.get("other", lambda: 42) == 42
+    off = TTLCache(seconds=0)
+    assert [off.get("k", lambda: calls.append(1) or len(calls)) for _ in range(2)] == [2, 3]
+
+
+def test_concurrent_misses_compute_once() -> None:
+    cache, started, release = TTLCache(seconds=60), threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        started.set()
+        release.wait(timeout=10)
+        return 7
+
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(4)
+    ]
+    threads[0].start()
+    started.wait(timeout=10)
+    for thread in threads[1:]:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == [7, 7, 7, 7] and calls == [1]
+
+
+def test_a_state_change_shows_at_once_despite_the_cache(
+    client: TestClient, storage: SQLStorage
+) -> None:
+    sweep_id = storage.create_sweep("s", {}, "name: s\n")
+    assert client.get("/api/sweeps").json()[0]["state"] == "queued"
+    assert client.get(f"/api/sweeps/{sweep_id}").json()["state"] == "queued"
+    client.post(f"/api/sweeps/{sweep_id}/cancel")
+    assert client.get("/api/sweeps").json()[0]["state"] == "cancelled"
+    assert client.get(f"/api/sweeps/{sweep_id}").json()["state"] == "cancelled"
