@@ -43,7 +43,29 @@ def work(
     """Claim and run sweeps until ``max_sweeps`` ran or nothing was queued for
     ``idle_exit_seconds`` (None: forever). Returns how many sweeps this worker ran."""
     storage = open_storage(database_url)
-    name = name or default_worker_name()
+    try:
+        return _work_loop(
+            storage,
+            name or default_worker_name(),
+            poll_seconds,
+            max_sweeps,
+            idle_exit_seconds,
+            ray_address,
+            runner,
+        )
+    finally:
+        storage.close()
+
+
+def _work_loop(
+    storage: BaseStorage,
+    name: str,
+    poll_seconds: float,
+    max_sweeps: int | None,
+    idle_exit_seconds: float | None,
+    ray_address: str | None,
+    runner: Callable[[BaseStorage, int, str | None], None],
+) -> int:
     ran, idle_since = 0, time.monotonic()
     while max_sweeps is None or ran < max_sweeps:
         sweep = storage.claim_next_sweep(name)

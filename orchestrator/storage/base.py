@@ -157,3 +157,13 @@ class BaseStorage(abc.ABC):
     def latest_result_id(self, sweep_id: int) -> int:
         """The cursor that ``results_after`` would return after reading everything visible now
         (0 when the sweep has no results); clients read it before a bulk read of curves."""
+
+    @abc.abstractmethod
+    def get_results_for_trials(self, trial_ids: Sequence[int]) -> dict[int, list[ResultRecord]]:
+        """Results of several trials in one query, each list ordered by step; unknown ids map to
+        empty lists (the dashboard's curves panel reads a page of trials at once)."""
+
+    @abc.abstractmethod
+    def trial_totals(self, sweep_id: int) -> dict[str, Any]:
+        """Aggregates for the sweep list in one query: ``{"by_status": {status: count},
+        "compute_seconds": float}``."""

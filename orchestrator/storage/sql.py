@@ -509,6 +509,38 @@ class SQLStorage(BaseStorage):
                 _get(session, Sweep, sweep_id)
             return int(latest or 0)
 
+    def get_results_for_trials(self, trial_ids: Sequence[int]) -> dict[int, list[ResultRecord]]:
+        ids = sorted(set(trial_ids))
+        out: dict[int, list[ResultRecord]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        query = (
+            select(Result).where(Result.trial_id.in_(ids)).order_by(Result.trial_id, Result.step)
+        )
+        with self._session() as session:
+            for row in session.scalars(query):
+                out[row.trial_id].append(row.to_record())
+        return out
+
+    def trial_totals(self, sweep_id: int) -> dict[str, Any]:
+        query = (
+            select(
+                Trial.status,
+                func.count(Trial.id),
+                func.coalesce(func.sum(Trial.compute_seconds), 0.0),
+            )
+            .where(Trial.sweep_id == sweep_id)
+            .group_by(Trial.status)
+        )
+        with self._session() as session:
+            rows = session.execute(query).all()
+            if not rows:
+                _get(session, Sweep, sweep_id)
+        return {
+            "by_status": {status: int(count) for status, count, _ in rows},
+            "compute_seconds": float(sum(float(seconds) for _, _, seconds in rows)),
+        }
+
 
 _Row = TypeVar("_Row", Sweep, Stage, Trial)
 

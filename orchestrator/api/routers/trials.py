@@ -145,8 +145,9 @@ def _stage_curves(
     running = storage.get_trials(sweep_id, stage=stage, status="running")
     chosen = {t.id: t for t in [*best, *running]}
     curves = []
+    results = storage.get_results_for_trials(list(chosen))  # one query for the whole page
     for trial in chosen.values():
-        points = downsample(storage.get_results(trial.id), max_points)
+        points = downsample(results[trial.id], max_points)
         curves.append(
             {
                 "trial": trial_public(trial).model_dump(mode="json"),
