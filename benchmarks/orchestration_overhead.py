@@ -1,0 +1,125 @@
+"""Orchestration overhead: Rungs vs raw Ray Tune, side by side in one process tree.
+
+Runs N no-op trials x R reports three ways on one embedded Ray:
+
+(a) raw Ray Tune with its defaults (actor per trial, JSON/CSV/TensorBoard loggers, basic variant),
+(b) raw Ray Tune tuned (reuse_actors, default loggers off, OptunaSearch TPE, verbose 0),
+(c) Rungs: ``run_sweep`` on a one-stage synthetic sweep (TPE, database recording on, SQLite),
+
+and prints ms per trial and the ratios (targets on 2 cores: (c)/(b) <= 1.2, (a)/(c) >= 20).
+
+    .venv/bin/python benchmarks/orchestration_overhead.py --trials 100 --reports 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+SWEEP = """
+name: overhead
+metric: {{name: score, goal: maximize}}
+model: {{name: synthetic, fixed: {{noise: 0.0}}}}
+parameters:
+  lr: {{distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}}
+epochs: {reports}
+resources: {{cpus_per_trial: 1}}
+stages:
+  - {{name: only, subset: 2000, trials: {trials}, early_terminate: null}}
+validation: {{enabled: false}}
+selection: {{k: 1}}
+wandb: false
+"""
+
+
+def noop(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    for i in range(config["reports"]):
+        tune.report({"score": config["lr"] * (i + 1), "epoch": i + 1})
+
+
+def raw_ray(trials: int, reports: int, tuned: bool, root: Path) -> float:
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    # Read when the Tuner builds its default callbacks: on for (a), off for (b).
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1" if tuned else "0"
+    space = {"lr": tune.loguniform(1e-4, 1e-2), "reports": reports}
+    tune_config = tune.TuneConfig(num_samples=trials, metric="score", mode="max")
+    run_config = tune.RunConfig(storage_path=str(root), name="tuned" if tuned else "defaults")
+    if tuned:
+        tune_config = tune.TuneConfig(
+            num_samples=trials,
+            metric="score",
+            mode="max",
+            reuse_actors=True,
+            search_alg=OptunaSearch(seed=0),
+            max_concurrent_trials=2,
+        )
+        run_config = tune.RunConfig(storage_path=str(root), name="tuned", verbose=0)
+    start = time.perf_counter()
+    tune.Tuner(
+        tune.with_resources(noop, {"cpu": 1}),
+        param_space=space,
+        tune_config=tune_config,
+        run_config=run_config,
+    ).fit()
+    return time.perf_counter() - start
+
+
+def rungs(trials: int, reports: int, root: Path) -> float:
+    from orchestrator.runner.pipeline import run_sweep
+    from orchestrator.spec import parse_spec, spec_to_dict
+    from orchestrator.storage import open_storage
+
+    parsed = parse_spec(SWEEP.format(trials=trials, reports=reports), "overhead.yaml")
+    storage = open_storage(f"sqlite:///{root / 'rungs.db'}")
+    sweep_id = storage.create_sweep("overhead", spec_to_dict(parsed.spec), parsed.yaml_text)
+    start = time.perf_counter()
+    run_sweep(storage, sweep_id, workdir=root / "work", progress=False)
+    elapsed = time.perf_counter() - start
+    rows = sum(len(storage.get_results(t.id)) for t in storage.get_trials(sweep_id))
+    assert rows == trials * reports, (
+        f"Rungs recorded {rows} result rows, expected {trials * reports}"
+    )
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--reports", type=int, default=10)
+    parser.add_argument("--cpus", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from orchestrator.runner.ray_setup import init_ray
+
+    init_ray(num_cpus=args.cpus)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        seconds = {
+            "(a) raw Ray Tune, defaults": raw_ray(args.trials, args.reports, False, root / "a"),
+            "(b) raw Ray Tune, tuned": raw_ray(args.trials, args.reports, True, root / "b"),
+            "(c) Rungs (pipeline + database)": rungs(args.trials, args.reports, root / "c"),
+        }
+    print(f"{args.trials} trials x {args.reports} reports, {args.cpus} CPUs\n")
+    print("| setup | wall s | ms per trial |\n|---|---|---|")
+    for name, s in seconds.items():
+        print(f"| {name} | {s:.2f} | {1000 * s / args.trials:.1f} |")
+    a, b, c = seconds.values()
+    print(f"\n(c)/(b) = {c / b:.2f}  (target <= 1.2)")
+    print(f"(a)/(c) = {a / c:.1f}  (target >= 20)")
+
+
+if __name__ == "__main__":
+    main()

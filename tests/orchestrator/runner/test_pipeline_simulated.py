@@ -1,0 +1,172 @@
+"""The whole progressive pipeline, Ray-free: stage sequencing, narrowing, variants, stop reasons,
+selection -> validation hand-off and resume, driven by the simulated executor (conftest)."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from orchestrator.runner.pipeline import run_sweep
+from stages.space import Numeric, space_from_dict
+
+
+def _run(storage, sweep_id, tmp_path, executor):
+    run_sweep(storage, sweep_id, workdir=tmp_path / "w", executor=executor, progress=False)
+
+
+def test_pipeline_runs_every_stage_in_order_and_hands_off(storage, make_sweep, tmp_path, request):
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    sweep_id = make_sweep()
+    executor = sim_cls(tmp_path)
+    _run(storage, sweep_id, tmp_path, executor)
+
+    assert executor.executed == ["stage1", "stage2", "stage3", "validate"]
+    assert storage.get_sweep(sweep_id).state == "completed"
+    stages = {s.name: s for s in storage.get_stages(sweep_id)}
+    assert [s.name for s in storage.get_stages(sweep_id)] == [
+        "stage1",
+        "stage2",
+        "stage3",
+        "select",
+        "validate",
+    ]
+    assert all(s.state == "completed" for s in stages.values())
+
+    # stage 2's space lies inside stage 1's, and is narrower for lr
+    s1, s2 = space_from_dict(stages["stage1"].space), space_from_dict(stages["stage2"].space)
+    for name, p2 in s2.items():
+        if isinstance(p2, Numeric):
+            assert s1[name].low <= p2.low and p2.high <= s1[name].high  # type: ignore[union-attr]
+    assert (s2["lr"].high / s2["lr"].low) < (s1["lr"].high / s1["lr"].low)  # type: ignore[union-attr]
+
+    # every trial budget spent; both stage-3 variants ran their trials
+    assert storage.count_trials(sweep_id, stage="stage1") == 10
+    variants = Counter(t.variant for t in storage.get_trials(sweep_id, stage="stage3"))
+    assert variants == {"hyperband": 5, "conservative": 5}
+
+    # stopped trials say why, in the StopDecision format
+    stopped = storage.get_trials(sweep_id, status="early_stopped")
+    assert stopped, "hyperband with min_iter=2, eta=2 must stop some of 10 trials"
+    for t in stopped:
+        assert {"rule", "rung", "threshold", "value"} <= set(t.stop_reason or {})
+        assert len(storage.get_results(t.id)) == t.epochs < 6
+
+    # selection: CSV with k rows; validation: k x seeds runs grouped by config, ranking stored
+    picks = stages["select"].summary["picks"]
+    assert [p["rank"] for p in picks] == [1, 2]
+    rows = list(csv.DictReader(Path(stages["select"].summary["csv"]).read_text().splitlines()))
+    assert len(rows) == 2 and {r["variant"] for r in rows} <= {"hyperband", "conservative"}
+    val = storage.get_trials(sweep_id, stage="validate")
+    assert sorted(t.key for t in val) == sorted(
+        f"config{r}-seed{s}" for r in (1, 2) for s in (42, 123)
+    )
+    assert {t.name for t in val} == {"config1", "config2"}
+    assert all(t.status == "completed" and t.epochs == 6 for t in val)
+    ranking = stages["validate"].summary["ranking"]
+    assert {c["config"] for c in ranking["configs"]} == {"config1", "config2"}
+    assert Path(stages["validate"].summary["files"]["json"]).exists()
+
+
+def test_interrupted_stage_resumes_without_losing_or_duplicating(
+    storage, make_sweep, tmp_path, request
+):
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    sweep_id = make_sweep()
+    with pytest.raises(KeyboardInterrupt):
+        _run(
+            storage,
+            sweep_id,
+            tmp_path,
+            sim_cls(tmp_path, interrupt_stage="stage2", interrupt_after=3),
+        )
+    assert storage.get_sweep(sweep_id).state == "interrupted"
+    stage1_before = [
+        (t.id, t.key, t.status, t.best_value) for t in storage.get_trials(sweep_id, stage="stage1")
+    ]
+    cut = storage.get_trials(sweep_id, stage="stage2", status="running")
+    assert len(cut) == 1 and len(storage.get_results(cut[0].id)) == 1
+
+    resumed = sim_cls(tmp_path)
+    _run(storage, sweep_id, tmp_path, resumed)
+
+    assert resumed.executed == ["stage2", "stage3", "validate"]  # stage 1 not rerun
+    stage1_after = [
+        (t.id, t.key, t.status, t.best_value) for t in storage.get_trials(sweep_id, stage="stage1")
+    ]
+    assert stage1_after == stage1_before
+    stage2 = storage.get_trials(sweep_id, stage="stage2")
+    assert len(stage2) == 6 and len({t.key for t in stage2}) == 6
+    assert all(t.status in ("completed", "early_stopped") for t in stage2)
+    rerun = storage.get_trial(cut[0].id)  # same row, same key, re-run to its end
+    assert rerun.config == cut[0].config and rerun.status in ("completed", "early_stopped")
+    for t in storage.get_trials(sweep_id):
+        steps = [r.step for r in storage.get_results(t.id)]
+        assert steps == list(range(1, t.epochs + 1)), (t.key, steps)
+    assert storage.get_sweep(sweep_id).state == "completed"
+
+
+def test_faulty_trials_are_recorded_and_the_sweep_goes_on(
+    storage, make_sweep, tmp_path, request, quick_yaml
+):
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    text = quick_yaml.replace(
+        "  optimizer: {values: [adam, sgd]}",
+        "  optimizer: {values: [adam, sgd]}\n  crash_at_epoch: {values: [0, 0, 3]}\n  nan_at_epoch: {values: [0, 0, 2]}",
+    )
+    sweep_id = make_sweep(text)
+    _run(storage, sweep_id, tmp_path, sim_cls(tmp_path))
+    trials = storage.get_trials(sweep_id)
+    failed = [t for t in trials if t.status == "failed"]
+    diverged = [t for t in trials if t.status == "diverged"]
+    assert failed and all("synthetic crash at epoch 3" in t.stop_reason["message"] for t in failed)
+    assert diverged and all("NaN at epoch 2" in t.stop_reason["message"] for t in diverged)
+    assert storage.get_sweep(sweep_id).state == "completed"
+
+
+def test_status_command_and_final_text(storage, make_sweep, tmp_path, request, capsys):
+    import json
+
+    from orchestrator.cli import main
+    from orchestrator.cli.run_commands import final_text
+
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    sweep_id = make_sweep()
+    _run(storage, sweep_id, tmp_path, sim_cls(tmp_path))
+    assert (
+        main(["status", str(sweep_id), "--db", f"sqlite:///{tmp_path / 'rungs.db'}", "--json"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["state"] == "completed"
+    assert [s["name"] for s in data["stages"]] == [
+        "stage1",
+        "stage2",
+        "stage3",
+        "select",
+        "validate",
+    ]
+    assert sum(data["stages"][0]["trials"].values()) == 10
+    text = final_text(storage, sweep_id)
+    assert (
+        "top-k configs:" in text
+        and "recommended: config" in text
+        and "validation_ranking.csv" in text
+    )
+    assert main(["status", "999", "--db", f"sqlite:///{tmp_path / 'rungs.db'}"]) == 2
+    db = f"sqlite:///{tmp_path / 'rungs.db'}"
+    assert main(["resume", str(sweep_id), "--db", db]) == 0  # completed: nothing to run
+    assert "already completed" in capsys.readouterr().err
+    assert main(["resume", "999", "--db", db]) == 2
+
+
+def test_shipped_quick_sweep_runs_through_the_pipeline(storage, make_sweep, tmp_path, request):
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    text = (Path(__file__).parents[3] / "search_spaces" / "synthetic_quick.yaml").read_text()
+    sweep_id = make_sweep(text)
+    _run(storage, sweep_id, tmp_path, sim_cls(tmp_path))
+    stages = {s.name: s for s in storage.get_stages(sweep_id)}
+    assert storage.get_sweep(sweep_id).state == "completed"
+    assert len(stages["select"].summary["picks"]) == 3
+    assert storage.count_trials(sweep_id, stage="validate") == 9
