@@ -42,7 +42,9 @@ class ClassificationTask(Task):
     def loss(self, model_out: Tensor, batch: Batch) -> Tensor:
         return F.cross_entropy(model_out.float(), batch[1])
 
-    def evaluate(self, model: nn.Module, loader: Iterable[Batch], device: torch.device) -> dict[str, float]:
+    def evaluate(
+        self, model: nn.Module, loader: Iterable[Batch], device: torch.device
+    ) -> dict[str, float]:
         correct = count = 0
         loss_sum = 0.0
         for batch in loader:

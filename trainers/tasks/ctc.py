@@ -23,7 +23,9 @@ from trainers.tasks.base import Batch, Task
 from trainers.tasks.verification import model_config
 
 
-def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor) -> Tensor:
+def ctc_loss(
+    log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor
+) -> Tensor:
     """Mean CTC loss (per target character, as ``nn.CTCLoss`` 'mean'), blank = 0, in fp32."""
     return F.ctc_loss(
         log_probs.float(),
@@ -52,7 +54,9 @@ def greedy_transcripts(log_probs: Tensor, lengths: Tensor) -> list[str]:
     from trainers.data.transcripts import greedy_decode
 
     best = log_probs.argmax(-1).T.cpu()  # [B, T]
-    return [greedy_decode(row[: int(n)].tolist()) for row, n in zip(best, lengths.cpu(), strict=True)]
+    return [
+        greedy_decode(row[: int(n)].tolist()) for row, n in zip(best, lengths.cpu(), strict=True)
+    ]
 
 
 class CTCTask(Task):
@@ -74,20 +78,38 @@ class CTCTask(Task):
         log_probs, out_lengths = model_out
         return ctc_loss(log_probs, batch[2], out_lengths, batch[3])
 
-    def evaluate(self, model: nn.Module, loader: Iterable[Batch], device: torch.device) -> dict[str, float]:
+    def evaluate(
+        self, model: nn.Module, loader: Iterable[Batch], device: torch.device
+    ) -> dict[str, float]:
         from trainers.data.transcripts import decode
 
         chars = char_errors = words = word_errors = 0
         loss_sum, count = 0.0, 0
         for batch in loader:
-            audio, lengths, targets, target_lengths = (t.to(device, non_blocking=True) for t in batch[:4])
+            audio, lengths, targets, target_lengths = (
+                t.to(device, non_blocking=True) for t in batch[:4]
+            )
             log_probs, out_lengths = model(audio, lengths)
-            loss_sum += float(ctc_loss(log_probs, targets, out_lengths, target_lengths)) * len(audio)
+            loss_sum += float(ctc_loss(log_probs, targets, out_lengths, target_lengths)) * len(
+                audio
+            )
             count += len(audio)
-            for hyp, ref_ids, n in zip(greedy_transcripts(log_probs, out_lengths), targets.cpu(), target_lengths.cpu(), strict=True):
+            for hyp, ref_ids, n in zip(
+                greedy_transcripts(log_probs, out_lengths),
+                targets.cpu(),
+                target_lengths.cpu(),
+                strict=True,
+            ):
                 ref = decode(ref_ids[: int(n)].tolist())
                 chars, char_errors = chars + len(ref), char_errors + edit_distance(hyp, ref)
-                words, word_errors = words + len(ref.split()), word_errors + edit_distance(hyp.split(), ref.split())
+                words, word_errors = (
+                    words + len(ref.split()),
+                    word_errors + edit_distance(hyp.split(), ref.split()),
+                )
         if count == 0 or chars == 0:
             raise ValueError("the validation set is empty: cannot compute cer")
-        return {"cer": 100.0 * char_errors / chars, "wer": 100.0 * word_errors / max(words, 1), "valid_loss": loss_sum / count}
+        return {
+            "cer": 100.0 * char_errors / chars,
+            "wer": 100.0 * word_errors / max(words, 1),
+            "valid_loss": loss_sum / count,
+        }

@@ -46,7 +46,9 @@ def check_classes(n_labels: int, n_classes: int, what: str) -> None:
         )
 
 
-def equal_error_rate(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+def equal_error_rate(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
+) -> float:
     """EER (a fraction): where the miss rate equals the false-alarm rate, over every threshold
     between distinct scores (ties are never split)."""
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=np.int64)
@@ -75,7 +77,11 @@ class VerificationTask(Task):
 
         config = model_config(request)
         data = build_verification_data(
-            request.data, request.subset_size, request.seed, config.n_per_speaker, config.max_test_pairs
+            request.data,
+            request.subset_size,
+            request.seed,
+            config.n_per_speaker,
+            config.max_test_pairs,
         )
         if config.loss == "aamsoftmax":
             check_classes(data.n_speakers, config.n_classes, "speakers")
@@ -88,7 +94,9 @@ class VerificationTask(Task):
     def loss(self, model_out: Tensor, batch: Batch) -> Tensor:
         return model_out.float()
 
-    def evaluate(self, model: nn.Module, loader: Iterable[Batch], device: torch.device) -> dict[str, float]:
+    def evaluate(
+        self, model: nn.Module, loader: Iterable[Batch], device: torch.device
+    ) -> dict[str, float]:
         if self.trials is None:
             raise RuntimeError("evaluate() before build_data(): the trial list is unknown")
         embeddings = embed_all(model, loader, device)
