@@ -133,8 +133,24 @@ def final_text(storage: Any, sweep_id: int) -> str:
                 f"  {rank}. {row['config']}: mean {row['mean']:.4g} +/- {row['std'] or 0:.3g} (n={row['n']})"
             )
         lines.append(f"recommended: {ranking['recommended']}. {ranking['verdict']}")
+        lines.append(_config_line(storage, sweep_id, str(ranking["recommended"])))
         lines.append(f"ranking: {validate.summary['files']['csv']}")
     return "\n".join(lines)
+
+
+def _config_line(storage: Any, sweep_id: int, name: str) -> str:
+    """The hyperparameters of a validated config: what the user will copy into training."""
+    for trial in storage.get_trials(sweep_id, stage="validate"):
+        if trial.name == name:
+            shown = {
+                k: v for k, v in trial.config.items() if k != "seed" and not k.startswith("__")
+            }
+            return f"  {name}: " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(shown.items()))
+    return f"  {name}: (config not found)"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def status_dict(storage: Any, sweep_id: int) -> dict[str, Any]:

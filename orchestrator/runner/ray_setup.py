@@ -21,6 +21,9 @@ TUNE_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_DEDUP_LOGS": "0",
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
+    # Ray warns on the terminal whenever checkpoints are frequent (every epoch of short trials
+    # here); the warning says nothing a Rungs user can act on.
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 }
 
 

@@ -226,8 +226,10 @@ def test_decision_json_and_sentence_are_in_natural_units() -> None:
 
 
 def test_factory_and_protocol() -> None:
-    rule = make_stopping_rule(Hyperband(min_iter=3), "maximize", max_epochs=30)
+    rule = make_stopping_rule(Hyperband(min_iter=3), "maximize")
     assert isinstance(rule, HyperbandStopper) and isinstance(rule, StoppingRule)
+    guarded = make_stopping_rule(Hyperband(min_iter=3), "maximize", max_epochs=30)
+    assert isinstance(guarded, StoppingRule)  # wrapped in FinalEpochGuard
     assert make_stopping_rule(None, "maximize") is None
 
 
