@@ -1,0 +1,170 @@
+"""The benchmarks' objectives: a learning curve per (config, subset, seed) and a true quality.
+
+A :class:`Benchmark` is everything a strategy needs to know about the problem: the search space
+(in :mod:`stages.space` terms), the subsets of the progressive pipeline, the full subset and the
+epochs. ``curve`` returns the values a trial reports after epochs 1..epochs; ``true_quality``
+scores a recommended config (natural units, goal applied by the caller). ``world`` is the
+repetition: the simulator draws a fresh landscape per repetition.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stages.space import Numeric, Space
+from stages.spec import Goal
+
+CurveFn = Callable[[Mapping[str, Any], int, int, int, int], np.ndarray]
+QualityFn = Callable[[Mapping[str, Any], int], float]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    model: str  # the registry name whose `rungs init` template is the default pipeline
+    goal: Goal
+    space: Space
+    full_subset: int
+    subset_scale: float  # template subsets (2000, 4000, 8000, 16000) x this
+    search_epochs: int
+    validation_epochs: int
+    curve: CurveFn
+    true_quality: QualityFn
+
+    def scaled(self, subset: int) -> int:
+        return max(1, round(subset * self.subset_scale))
+
+
+def seed004_space() -> Space:
+    """The `rungs init` template's space (the seed log's stage-1 space)."""
+    return {
+        "lr": Numeric(3e-4, 3e-3, log=True, source="log_uniform_values"),
+        "weight_decay": Numeric(1e-6, 1e-4, log=True, source="log_uniform_values"),
+        "grad_clip": Numeric(0.5, 20.0),
+        "lr_factor": Numeric(0.3, 0.95),
+        "lr_patience": Numeric(1, 5, integer=True, source="int_uniform"),
+    }
+
+
+def sim_benchmark() -> Benchmark:
+    from trainers import sim_seed004 as sim
+
+    def curve(
+        config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int
+    ) -> np.ndarray:
+        return sim.curve({**config, "world": world}, subset, epochs, seed)
+
+    def quality(config: Mapping[str, Any], world: int) -> float:
+        return sim.true_quality({**config, "world": world})
+
+    return Benchmark(
+        "sim",
+        "sim-seed004",
+        "maximize",
+        seed004_space(),
+        sim.FULL_SUBSET,
+        1.0,
+        40,
+        sim.VALIDATION_EPOCHS,
+        curve,
+        quality,
+    )
+
+
+def hartmann_benchmark() -> Benchmark:
+    from trainers import mf_hartmann as mfh
+
+    def curve(
+        config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int
+    ) -> np.ndarray:
+        # The function has no landscape to redraw: a repetition differs by its noise seeds.
+        return mfh.curve(config, subset, epochs, seed + 7919 * world)
+
+    def quality(config: Mapping[str, Any], world: int) -> float:
+        return mfh.true_quality(config)
+
+    space: Space = {name: Numeric(0.0, 1.0) for name in mfh.NAMES}
+    return Benchmark(
+        "hartmann", "mf-hartmann6", "maximize", space, mfh.FULL_SUBSET, 1.0, 40, 60, curve, quality
+    )
+
+
+# Real training: tiny DPRNN on the demo corpus, subsets 200/400/800 and 1600 clips.
+REAL_SCALE = 0.1
+REAL_EPOCHS = 8  # the template's 40 search epochs x 0.2
+REAL_VALIDATION_EPOCHS = 12  # the template's 60 x 0.2
+REAL_TRUE_SEEDS = (7, 8, 9)
+
+
+def _train_curve(config: Mapping[str, Any], subset: int, epochs: int, seed: int) -> np.ndarray:
+    from trainers import DataRequest, ListReporter, TrialRequest, run_trial
+
+    request = TrialRequest(
+        model="dprnn",
+        preset="tiny",
+        hparams=dict(config),
+        data=DataRequest(kind="demo"),
+        subset_size=subset,
+        epochs=epochs,
+        seed=seed,
+    )
+    reporter = ListReporter()
+    run_trial(request, reporter)
+    values = [float(r.get("si_sdr", math.nan)) for r in reporter.reports]
+    values += [math.nan] * (epochs - len(values))  # a diverged run reports fewer epochs
+    return np.nan_to_num(np.asarray(values), nan=-50.0)
+
+
+def real_benchmark() -> Benchmark:
+    """Real training (slow: hours for a full run). Curves are cached per (config, subset, seed),
+    so a trial stopped early is charged only for the epochs it used, not the ones computed."""
+    cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def curve(
+        config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int
+    ) -> np.ndarray:
+        key = (tuple(sorted(config.items())), subset, epochs, seed + 1000 * world)
+        if key not in cache:
+            cache[key] = _train_curve(config, subset, epochs, seed + 1000 * world)
+        return cache[key]
+
+    def quality(config: Mapping[str, Any], world: int) -> float:
+        full = round(16000 * REAL_SCALE)
+        runs = [
+            float(np.max(curve(config, full, REAL_VALIDATION_EPOCHS, s, world)))
+            for s in REAL_TRUE_SEEDS
+        ]
+        return statistics.fmean(runs)
+
+    return Benchmark(
+        "real",
+        "dprnn",
+        "maximize",
+        seed004_space(),
+        round(16000 * REAL_SCALE),
+        REAL_SCALE,
+        REAL_EPOCHS,
+        REAL_VALIDATION_EPOCHS,
+        curve,
+        quality,
+    )
+
+
+BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
+    "sim": sim_benchmark,
+    "hartmann": hartmann_benchmark,
+    "real": real_benchmark,
+}
+
+
+def make_benchmark(name: str) -> Benchmark:
+    try:
+        return BENCHMARKS[name]()
+    except KeyError:
+        raise KeyError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}") from None

@@ -1,0 +1,72 @@
+"""The sample-efficiency benchmark: the simulated clock, and a --quick run on the simulator.
+
+The quick run checks that the report has every strategy with finite numbers; whether progressive
+scaling wins is the benchmark's finding (benchmarks/RESULTS_sample_efficiency.md), not a test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.sample_efficiency.objectives import sim_benchmark
+from benchmarks.sample_efficiency.simulate import Ledger, run_clock
+from benchmarks.sample_efficiency.sources import FixedRun, FixedSource
+from benchmarks.sample_efficiency.strategies import STRATEGIES, Run, template_spec, validation_k
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_clock_charges_subset_times_epochs_and_runs_in_parallel() -> None:
+    runs = [FixedRun(f"r{i}", {}, 0) for i in range(5)]
+
+    def train(config: dict, subset: int, epochs: int, seed: int) -> np.ndarray:
+        return np.arange(1.0, epochs + 1)
+
+    source = FixedSource(runs, train, subset=100, epochs=3, goal="maximize")
+    ledger = Ledger()
+    end = run_clock(source, workers=2, ledger=ledger)
+    assert ledger.sample_epochs == 5 * 100 * 3
+    assert ledger.trials == 5
+    assert source.results == {f"r{i}": 3.0 for i in range(5)}
+    assert end == 3 * 3 * 100  # 5 trials on 2 slots: three rounds of 3 epochs
+
+
+def test_template_spec_keeps_the_pipeline_and_scales_validation() -> None:
+    spec = template_spec(sim_benchmark())
+    assert [s.subset for s in spec.stages] == [2000, 4000, 8000]
+    assert spec.stages[1].narrow_from == "wide"
+    assert validation_k(spec, 1e12) == 5
+    assert validation_k(spec, 4 * 16000 * 60 * 3) == 2  # validation takes at most half
+
+
+def test_flat_strategy_respects_its_budget() -> None:
+    spec = template_spec(sim_benchmark())
+    budget = 12e6
+    out = STRATEGIES["flat"](Run(sim_benchmark(), 0, budget, spec))
+    # Search stops launching at the budget; running trials finish (4 workers x 16K x 40 epochs).
+    assert budget * 0.8 < out.compute < budget + 4 * 16000 * 40
+    assert out.k == 2  # floor(12e6 / 2 / (3 seeds x 16K x 60 epochs))
+
+
+def test_quick_run_reports_every_strategy(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "se_entry", ROOT / "benchmarks/sample_efficiency.py"
+    )
+    assert spec is not None and spec.loader is not None
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    out, plot = tmp_path / "results.md", tmp_path / "plot.png"
+    assert entry.main(["--quick", "--jobs", "1", "--out", str(out), "--plot", str(plot)]) == 0
+    rows = pd.read_csv(out.with_suffix(".csv"))
+    assert set(rows["strategy"]) == set(STRATEGIES)
+    assert all(math.isfinite(x) for x in rows["quality"]) and all(rows["compute"] > 0)
+    text = out.read_text()
+    for strategy in STRATEGIES:
+        assert f"| sim | {strategy} |" in text
+    assert "nan" not in text.lower()
+    assert plot.stat().st_size > 0
