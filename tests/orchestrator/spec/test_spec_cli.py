@@ -9,6 +9,7 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.spec import default_template
+from trainers.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[3]
 QUICKSTART = str(ROOT / "search_spaces" / "quickstart.yaml")
@@ -17,7 +18,7 @@ QUICKSTART = str(ROOT / "search_spaces" / "quickstart.yaml")
 def test_validate_prints_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", QUICKSTART]) == 0
     out, err = capsys.readouterr()
-    assert "stage 1  wide: subset 64" in out and "validation: 3 configs x 3 seeds" in out
+    assert "stage 1  wide: subset 64" in out and "validation: 5 configs x 3 seeds" in out
     assert err == ""
 
 
@@ -40,7 +41,7 @@ def test_validate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["validate", "--json", QUICKSTART, str(bad)]) == 1
     out, _ = capsys.readouterr()
     good, broken = json.loads(out)["files"]
-    assert good["ok"] and good["plan"]["budget"]["validation_runs"] == 9
+    assert good["ok"] and good["plan"]["budget"]["validation_runs"] == 15
     assert not broken["ok"] and broken["errors"][0]["line"] == 2
 
 
@@ -71,10 +72,7 @@ def test_init_unknown_model_lists_valid_ones(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as info:
         main(["init", "--model", "resnet"])
     assert info.value.code == 2
-    assert (
-        "choose from convtasnet, dprnn, sepformer, spmamba, synthetic"
-        in capsys.readouterr().err.replace("'", "")
-    )
+    assert "choose from " + ", ".join(sorted(MODELS)) in capsys.readouterr().err.replace("'", "")
 
 
 def test_validate_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.spec import SpecErrors, parse_spec
+from trainers.registry import MODELS
 
 HEAD = "model: dprnn\nparameters:\n  lr: {min: 0.001, max: 0.01}\n"  # lines 1-3
 
@@ -172,7 +173,9 @@ def test_document_errors_are_located(errors, tail: str, expected: str) -> None:
 def test_unknown_model_lists_the_valid_ones(errors) -> None:
     found = errors("model: {name: dprn}\nparameters:\n  lr: {value: 1}\n")
     assert found == [
-        "t.yaml:1:9: model.name: unknown model 'dprn' (valid models: convtasnet, dprnn, sepformer, spmamba, synthetic)"
+        "t.yaml:1:9: model.name: unknown model 'dprn' (valid models: "
+        + ", ".join(sorted(MODELS))
+        + ")"
     ]
 
 
