@@ -201,8 +201,9 @@ def search_stages(
         space, warm = dict(run.spec.parameters), []
         if stage.narrow_from:
             source = stage.narrow_from
+            # as the runner does: narrowed against the original space, never compounding
             narrowed = narrow_space(
-                spaces[source], trials[source], stage.narrowing, run.spec.metric.goal
+                dict(run.spec.parameters), trials[source], stage.narrowing, run.spec.metric.goal
             )
             space, warm = narrowed.space, trials[source]
         spaces[stage.name] = space

@@ -160,12 +160,13 @@ def _narrowing(sec: Section, used: bool) -> Narrowing:
     nar.check_keys(("top", "top_count", "margin", "min_width", "min_categories"))
     if not used:
         nar.warn(None, "narrowing is unused: this stage has no narrow_from")
+    default = Narrowing()
     return Narrowing(
-        top=nar.number("top", 0.25, above=0.0, maximum=1.0),
+        top=nar.number("top", default.top, above=0.0, maximum=1.0),
         top_count=nar.integer("top_count", None, minimum=1),
-        margin=nar.number("margin", 0.1, minimum=0.0),
-        min_width=nar.number("min_width", 0.05, above=0.0, maximum=1.0),
-        min_categories=nar.integer("min_categories", 2, minimum=1),
+        margin=nar.number("margin", default.margin, minimum=0.0),
+        min_width=nar.number("min_width", default.min_width, above=0.0, maximum=1.0),
+        min_categories=nar.integer("min_categories", default.min_categories, minimum=1),
     )
 
 

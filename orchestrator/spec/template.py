@@ -81,14 +81,15 @@ stages:
   - name: wide                # stage 1: wide search on 2K samples
     subset: 2000
     trials: 60
-  - name: narrowed            # stage 2: space narrowed around stage 1's top 25%
+  - name: narrowed            # stage 2: space narrowed around stage 1's top half
     subset: 4000
     trials: 40
     narrow_from: wide
     narrowing:
-      top: 0.25               # fraction of finished trials that define the new ranges
-      margin: 0.1             # widen their range by 10% of its width (log scale for log params)
-      min_width: 0.05         # never narrower than 5% of the original range
+      top: 0.5                # fraction of finished trials that define the new ranges
+      margin: 0.5             # widen their range by 50% of its width (log scale for log params)
+      min_width: 0.3          # never narrower than 30% of the original range
+                              # (mild on purpose: see BENCHMARKS.md, sample efficiency)
   - name: refine              # stage 3: two variants in parallel, same space and data
     subset: 8000
     trials: 30                # per variant
