@@ -125,7 +125,7 @@ async def client(base: str, sweep_id: int, until: float, think: float, budget: l
             paths = {}
             if rounds % 10 == 0:  # a (re)load or a stage switch: the full curves, and a cursor
                 paths["curves"] = (
-                    f"/api/sweeps/{sweep_id}/curves?stage=stage1&limit=100&max_points=200"
+                    f"/api/sweeps/{sweep_id}/curves?stage=stage1&limit=100&max_points=200&metric=si_sdr"
                 )
             paths |= {
                 "sweeps": "/api/sweeps",

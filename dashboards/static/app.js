@@ -157,7 +157,7 @@ const SweepPage = {
     const st = this.state, metric = st.sweep.metric;
     if (!st.stage) return;
     if (st.cursor === 0) {
-      const data = await Api.curves(st.id, { stage: st.stage, limit: 100, max_points: 200 });
+      const data = await Api.curves(st.id, { stage: st.stage, limit: 100, max_points: 200, metric });
       st.cursor = data.cursor;
       for (const c of data.curves) { st.trials.set(c.trial.id, c.trial); st.curves.set(c.trial.id, c.points.map(p => [p.step, p.metrics[metric]])); }
     } else {
