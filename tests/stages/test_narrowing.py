@@ -144,7 +144,9 @@ def test_categorical_drops_unused_values_but_keeps_min_categories() -> None:
 def test_minimize_takes_the_lowest_values() -> None:
     space: Space = {"x": Numeric(0.0, 100.0)}
     trials = [TrialSummary(i, {"x": float(10 * i)}, loss) for i, loss in enumerate(range(10))]
-    x = narrow_space(space, trials, Narrowing(top_count=2, margin=0.0, min_width=0.05), "minimize").space["x"]
+    x = narrow_space(
+        space, trials, Narrowing(top_count=2, margin=0.0, min_width=0.05), "minimize"
+    ).space["x"]
     assert isinstance(x, Numeric) and x.low == 0.0 and x.high == pytest.approx(10.0)
 
 
