@@ -38,9 +38,10 @@ class StopDecision:
     value: float
     goal: Goal
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe; ``message`` repeats :meth:`describe` for readers of the raw row."""
-        return {**asdict(self), "message": self.describe()}
+    def to_dict(self, metric: str = "metric") -> dict[str, Any]:
+        """JSON-safe; ``message`` repeats :meth:`describe` (naming ``metric``) for readers of
+        the raw row."""
+        return {**asdict(self), "message": self.describe(metric)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StopDecision:

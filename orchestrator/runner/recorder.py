@@ -182,7 +182,7 @@ class Recorder(Callback):
     def final_status(self, live: _Live) -> tuple[str, dict[str, Any] | None]:
         decision = self.decisions.get(live.key)
         if decision is not None:
-            return "early_stopped", decision.to_dict()
+            return "early_stopped", decision.to_dict(self.metric)
         if live.status in ("diverged", "early_stopped"):
             return live.status, {"rule": "trainer", "message": live.reason or live.status}
         if live.status is None:  # ended without its outcome report: the sweep was stopped
