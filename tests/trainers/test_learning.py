@@ -1,8 +1,10 @@
 """The tiny DPRNN learns to separate the demo corpus through the public entry point.
 
 An untrained DPRNN scores far below the mixture (about -25 dB SI-SDRi: its random decoder
-filters distort the signal), so "3 dB over untrained" alone would pass after learning to
-reconstruct; the test also asks the model to beat the unprocessed mixture and to keep improving.
+filters distort the signal), so "3 dB over untrained" alone would pass after merely learning to
+reconstruct the mixture. The test therefore asks for 3 dB over the *unprocessed mixture* (an
+SI-SDRi of 3 dB: real separation) and for the model to keep improving after epoch 1. Measured
+here: 0.79 dB after epoch 1, 3.42 dB after epoch 10 (about 4 CPU minutes on one thread).
 """
 
 import pytest
@@ -41,7 +43,7 @@ def test_tiny_dprnn_learns_to_separate_the_demo_corpus(tmp_path) -> None:
         preset="tiny",
         hparams={"lr": 3e-3, "batch_size": 4},
         data=data,
-        subset_size=400,
+        subset_size=1600,
         epochs=10,
         seed=SEED,
         device="cpu",
@@ -54,5 +56,5 @@ def test_tiny_dprnn_learns_to_separate_the_demo_corpus(tmp_path) -> None:
     assert outcome.status == "completed" and outcome.skipped_batches == 0
     best = max(curve)
     assert best >= before + 3.0
-    assert best >= 1.0  # separates: better than the unprocessed mixture by at least 1 dB
-    assert best > curve[0] + 0.3  # still learning after the first epoch
+    assert best >= 3.0  # separates: 3 dB better than the unprocessed mixture
+    assert best > curve[0] + 1.0  # still learning after the first epoch
