@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 SWEEP = """
 name: ray-e2e
 metric: {name: score, goal: maximize}
-model: {name: synthetic, fixed: {noise: 0.05, sleep_per_epoch: 0.02}}
+model: {name: synthetic, fixed: {noise: 0.05, sleep_per_epoch: 0.25}}
 parameters:
   lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}
   weight_decay: {distribution: log_uniform_values, min: 1.0e-6, max: 1.0e-3}
@@ -74,7 +74,9 @@ def test_pipeline_on_ray_end_to_end(storage, make_sweep, tmp_path: Path, ray_ses
     for t in storage.get_trials(sweep_id, status="diverged"):
         assert "NaN at epoch 2" in t.stop_reason["message"]
 
-    # stage 3's variants ran in the same fit, at the same time
+    # stage 3's variants ran in the same fit, at the same time (epochs sleep 0.25 s so that a
+    # trial lasts longer than Ray takes to start the next one on a busy machine: with 0.02 s a
+    # trial could end before its neighbour started, and this check failed under load)
     s3 = storage.get_trials(sweep_id, stage="stage3")
     hb = [t for t in s3 if t.variant == "hyperband"]
     med = [t for t in s3 if t.variant == "conservative"]
