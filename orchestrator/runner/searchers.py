@@ -140,7 +140,12 @@ class StageSearcher(Searcher):
             json.dump({"resume": "database"}, fh)
 
     def restore(self, checkpoint_path: str) -> None:
-        raise NotImplementedError("Rungs resumes stages from the database; see runner/resume.py")
+        # Rungs never calls Tuner.restore: `rungs resume` rebuilds the searcher from the stored
+        # trials (resume.py). Reaching this means someone restored a Ray experiment by hand.
+        raise RuntimeError(
+            "Rungs sweeps resume from the database, not from Ray's experiment folder: "
+            "use `rungs resume SWEEP_ID`"
+        )
 
 
 def trial_outcome(
