@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboards import STATIC_DIR
 from orchestrator.api.cache import TTLCache
@@ -24,6 +29,7 @@ log = logging.getLogger("rungs.api")
 def create_app(settings: Settings | None = None, storage: BaseStorage | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(
+        lifespan=_limit_threads(settings.request_threads),
         title="Rungs",
         version="1",
         description="Submit sweep YAMLs, follow their stages and trials, download the top-k.",
@@ -39,6 +45,22 @@ def create_app(settings: Settings | None = None, storage: BaseStorage | None = N
     _install_body_limit(app, settings.max_body_bytes)
     _mount_dashboard(app)
     return app
+
+
+def _limit_threads(threads: int):  # type: ignore[no-untyped-def]
+    """Run at most ``threads`` synchronous endpoints at once (anyio's default is 40).
+
+    Every endpoint is a few milliseconds of Python holding the GIL; forty threads fighting over
+    it under a burst of dashboard polls spent more CPU switching than serving (the server sat at
+    100% while requests queued for seconds). A few threads, one per pooled database connection,
+    let the rest wait cheaply in the event loop, first come first served."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -62,15 +84,29 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _install_body_limit(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return JSONResponse(
-                {"message": f"request body too large: {declared} bytes, limit {limit}"},
-                status_code=413,
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=limit)
+
+
+class BodyLimit:
+    """413 for a request whose declared body exceeds ``limit`` bytes (a chunked body, which
+    declares none, is checked where it is read). Plain ASGI rather than ``@app.middleware``:
+    Starlette's BaseHTTPMiddleware adds a task and a stream per request, measurable when
+    fifty dashboards poll."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = Headers(scope=scope).get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.limit:
+                response = JSONResponse(
+                    {"message": f"request body too large: {declared} bytes, limit {self.limit}"},
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _plotly_bundle() -> Path | None:

@@ -10,12 +10,14 @@ continues with ``results?after=cursor`` still sees every row.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("rungs.api")
 
 
 class TTLCache:
@@ -44,6 +46,38 @@ class TTLCache:
             value = compute()
             self._store(key, value)
             return value
+
+    def get_or_refresh(self, key: Hashable, compute: Callable[[], T], max_stale: float) -> T:
+        """Stale-while-revalidate: a value older than ``seconds`` (but at most ``max_stale``) is
+        returned at once while one background thread recomputes it.
+
+        For answers that are expensive (a stage's curves: one query and a JSON document of a few
+        hundred kB) and safe to serve a little old: recomputing them on the request path made
+        every request queued behind it wait, on every expiry, under load."""
+        if self.seconds <= 0:
+            return compute()
+        with self._guard:
+            hit = self._values.get(key)
+        if hit is None or time.monotonic() - hit[0] >= max_stale:
+            return self.get(key, compute)
+        if time.monotonic() - hit[0] >= self.seconds:
+            self._refresh_in_background(key, compute)
+        return hit[1]  # type: ignore[no-any-return]
+
+    def _refresh_in_background(self, key: Hashable, compute: Callable[[], Any]) -> None:
+        lock = self._lock_for(key)
+        if not lock.acquire(blocking=False):  # a refresh (or a first computation) is running
+            return
+
+        def refresh() -> None:
+            try:
+                self._store(key, compute())
+            except Exception:  # the stale value stays; the next request retries (and may raise)
+                log.exception("refreshing the cached %r failed", key)
+            finally:
+                lock.release()
+
+        threading.Thread(target=refresh, name="rungs-cache-refresh", daemon=True).start()
 
     def _fresh(self, key: Hashable) -> tuple[float, Any] | None:
         with self._guard:

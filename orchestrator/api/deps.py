@@ -1,4 +1,8 @@
-"""Dependencies as ``Annotated`` aliases (``StorageDep``, ``WriteAuth``), FastAPI-template style."""
+"""Dependencies as ``Annotated`` aliases (``StorageDep``, ``WriteAuth``), FastAPI-template style.
+
+They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency in
+its thread pool, and four hops per request through that pool (limited to a few threads, see
+``app._limit_threads``) cost more than the endpoints' own work under dashboard load."""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from orchestrator.api.settings import Settings
 from orchestrator.storage.base import BaseStorage
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_storage(request: Request) -> BaseStorage:
+async def get_storage(request: Request) -> BaseStorage:
     storage: BaseStorage = request.app.state.storage
     return storage
 
@@ -36,16 +40,20 @@ def _check_token(request: Request, settings: Settings) -> None:
         )
 
 
-def require_write(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
+async def require_write(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> None:
     _check_token(request, settings)
 
 
-def require_read(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
+async def require_read(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> None:
     if settings.reads_require_token:
         _check_token(request, settings)
 
 
-def get_cache(request: Request) -> TTLCache:
+async def get_cache(request: Request) -> TTLCache:
     cache: TTLCache = request.app.state.cache
     return cache
 

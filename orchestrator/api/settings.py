@@ -16,6 +16,8 @@ class Settings:
     curve_max_points: int = 500
     # how old a polled summary (sweep totals, a stage's curves) may be: see orchestrator.api.cache
     cache_seconds: float = 2.0
+    # synchronous endpoints running at once: see orchestrator.api.app._limit_threads
+    request_threads: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -25,6 +27,7 @@ class Settings:
             reads_require_token=_truthy(os.environ.get("RUNGS_READS_REQUIRE_TOKEN", "")),
             max_body_bytes=int(os.environ.get("RUNGS_MAX_BODY_BYTES", "1000000")),
             cache_seconds=float(os.environ.get("RUNGS_API_CACHE_SECONDS", "2")),
+            request_threads=int(os.environ.get("RUNGS_API_THREADS", "2")),
         )
 
 

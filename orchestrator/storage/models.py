@@ -63,18 +63,7 @@ class Sweep(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
     def to_record(self) -> SweepRecord:
-        return SweepRecord(
-            id=self.id,
-            name=self.name,
-            state=self.state,
-            spec=self.spec,
-            yaml_text=self.yaml_text,
-            source_path=self.source_path,
-            created_at=_utc(self.created_at),
-            updated_at=_utc(self.updated_at),
-            error=self.error,
-            worker=self.worker,
-        )
+        return sweep_record(self)
 
 
 class Stage(Base):
@@ -94,19 +83,7 @@ class Stage(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     def to_record(self) -> StageRecord:
-        return StageRecord(
-            id=self.id,
-            sweep_id=self.sweep_id,
-            name=self.name,
-            position=self.position,
-            kind=self.kind,
-            state=self.state,
-            plan=self.plan,
-            space=self.space,
-            summary=self.summary,
-            started_at=utc(self.started_at),
-            finished_at=utc(self.finished_at),
-        )
+        return stage_record(self)
 
 
 class Trial(Base):
@@ -139,25 +116,7 @@ class Trial(Base):
 
     def to_record(self, stage_name: str) -> TrialRecord:
         """``stage_name`` comes from the joined stage row (the record carries it)."""
-        return TrialRecord(
-            id=self.id,
-            sweep_id=self.sweep_id,
-            stage_id=self.stage_id,
-            stage_name=stage_name,
-            variant=self.variant,
-            key=self.key,
-            name=self.name,
-            config=self.config,
-            seed=self.seed,
-            status=self.status,
-            stop_reason=self.stop_reason,
-            best_value=self.best_value,
-            last_value=self.last_value,
-            epochs=self.epochs,
-            started_at=utc(self.started_at),
-            finished_at=utc(self.finished_at),
-            compute_seconds=self.compute_seconds,
-        )
+        return trial_record(self, stage_name)
 
 
 class Result(Base):
@@ -179,10 +138,73 @@ class Result(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
     def to_record(self) -> ResultRecord:
-        return ResultRecord(
-            id=self.id,
-            trial_id=self.trial_id,
-            step=self.step,
-            metrics=self.metrics,
-            created_at=_utc(self.created_at),
-        )
+        return result_record(self)
+
+
+# -- records from rows ----------------------------------------------------------------------
+# Each takes an ORM object or a Core row of the table's columns (both name their attributes
+# after the columns). Reads select columns, not entities: building ORM objects (identity map,
+# instance state) was most of a dashboard request's time under load.
+
+
+def sweep_record(row: Any) -> SweepRecord:
+    return SweepRecord(
+        id=row.id,
+        name=row.name,
+        state=row.state,
+        spec=row.spec,
+        yaml_text=row.yaml_text,
+        source_path=row.source_path,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        error=row.error,
+        worker=row.worker,
+    )
+
+
+def stage_record(row: Any) -> StageRecord:
+    return StageRecord(
+        id=row.id,
+        sweep_id=row.sweep_id,
+        name=row.name,
+        position=row.position,
+        kind=row.kind,
+        state=row.state,
+        plan=row.plan,
+        space=row.space,
+        summary=row.summary,
+        started_at=utc(row.started_at),
+        finished_at=utc(row.finished_at),
+    )
+
+
+def trial_record(row: Any, stage_name: str) -> TrialRecord:
+    return TrialRecord(
+        id=row.id,
+        sweep_id=row.sweep_id,
+        stage_id=row.stage_id,
+        stage_name=stage_name,
+        variant=row.variant,
+        key=row.key,
+        name=row.name,
+        config=row.config,
+        seed=row.seed,
+        status=row.status,
+        stop_reason=row.stop_reason,
+        best_value=row.best_value,
+        last_value=row.last_value,
+        epochs=row.epochs,
+        started_at=utc(row.started_at),
+        finished_at=utc(row.finished_at),
+        compute_seconds=row.compute_seconds,
+    )
+
+
+def result_record(row: Any) -> ResultRecord:
+    return ResultRecord(
+        id=row.id,
+        trial_id=row.trial_id,
+        step=row.step,
+        metrics=row.metrics,
+        created_at=_utc(row.created_at),
+    )

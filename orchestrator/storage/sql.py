@@ -2,8 +2,9 @@
 
 How the contract of :mod:`orchestrator.storage.base` is kept:
 
-* every public method is one short transaction in its own ``Session`` and returns detached
-  records (never ORM objects);
+* every public method is one short transaction and returns detached records (never ORM
+  objects); writes go through an ORM ``Session``, reads select plain columns on a connection
+  (building ORM objects was most of a dashboard request's time under load);
 * SQLite runs in WAL mode with a busy timeout, and every writing method starts with
   ``BEGIN IMMEDIATE``: it takes the database's single write lock up front, so a transaction that
   reads and then writes can never fail half-way with ``SQLITE_BUSY`` when another process wrote
@@ -24,11 +25,21 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
 from orchestrator.storage.base import BaseStorage
-from orchestrator.storage.models import Base, Result, Stage, Sweep, Trial
+from orchestrator.storage.models import (
+    Base,
+    Result,
+    Stage,
+    Sweep,
+    Trial,
+    result_record,
+    stage_record,
+    sweep_record,
+    trial_record,
+)
 from orchestrator.storage.records import (
     STAGE_STATES,
     SWEEP_STATES,
@@ -54,6 +65,12 @@ TRIAL_ORDER_COLUMNS = {
     "started_at": Trial.started_at,
     "compute_seconds": Trial.compute_seconds,
 }
+SWEEPS, STAGES, TRIALS, RESULTS = (
+    Sweep.__table__,
+    Stage.__table__,
+    Trial.__table__,
+    Result.__table__,
+)
 # First key of PostgreSQL's two-key advisory locks taken by Rungs ("RUNG"); the second is a
 # sweep id (results) or 0 (schema creation).
 _LOCK_NAMESPACE = 0x52554E47
@@ -154,6 +171,16 @@ class SQLStorage(BaseStorage):
                 session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             yield session
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """One read transaction on a pooled connection: consistent across its queries."""
+        with (
+            self._turn or nullcontext(),
+            self._engine.connect() as connection,
+            connection.begin(),
+        ):
+            yield connection
+
     def _insert(self, table: type[Base]) -> Any:
         """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
         dialect_insert = sqlite.insert if self._is_sqlite else postgresql.insert
@@ -185,13 +212,18 @@ class SQLStorage(BaseStorage):
             return sweep.id
 
     def get_sweep(self, sweep_id: int) -> SweepRecord:
-        with self._session() as session:
-            return _get(session, Sweep, sweep_id).to_record()
+        query = select(SWEEPS).where(SWEEPS.c.id == sweep_id)
+        with self._read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise KeyError(f"no sweep with id {sweep_id}")
+        return sweep_record(row)
 
     def list_sweeps(self) -> list[SweepRecord]:
         """Oldest first."""
-        with self._session() as session:
-            return [row.to_record() for row in session.scalars(select(Sweep).order_by(Sweep.id))]
+        with self._read() as connection:
+            rows = connection.execute(select(SWEEPS).order_by(SWEEPS.c.id)).all()
+        return [sweep_record(row) for row in rows]
 
     def set_sweep_state(self, sweep_id: int, state: str, error: str | None = None) -> None:
         """``error`` describes the new state: it replaces the old one (None clears it)."""
@@ -263,11 +295,15 @@ class SQLStorage(BaseStorage):
                 stage.summary = summary
 
     def get_stages(self, sweep_id: int) -> list[StageRecord]:
-        query = select(Stage).where(Stage.sweep_id == sweep_id).order_by(Stage.position, Stage.id)
-        with self._session() as session:
-            stages = [row.to_record() for row in session.scalars(query)]
+        query = (
+            select(STAGES)
+            .where(STAGES.c.sweep_id == sweep_id)
+            .order_by(STAGES.c.position, STAGES.c.id)
+        )
+        with self._read() as connection:
+            stages = [stage_record(row) for row in connection.execute(query)]
             if not stages:
-                _get(session, Sweep, sweep_id)
+                _require(connection, Sweep, sweep_id)
             return stages
 
     # -- trials ---------------------------------------------------------------------------------
@@ -368,12 +404,12 @@ class SQLStorage(BaseStorage):
                 trial.finished_at = _now()
 
     def get_trial(self, trial_id: int) -> TrialRecord:
-        query = select(Trial, Stage.name).join(Stage).where(Trial.id == trial_id)
-        with self._session() as session:
-            row = session.execute(query).first()
-            if row is None:
-                raise KeyError(f"no trial with id {trial_id}")
-            return row[0].to_record(row[1])
+        query = _trials_query().where(TRIALS.c.id == trial_id)
+        with self._read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise KeyError(f"no trial with id {trial_id}")
+        return trial_record(row, row.stage_name)
 
     def get_trials(
         self,
@@ -390,15 +426,15 @@ class SQLStorage(BaseStorage):
         """``order_by`` is one of id, best_value, epochs, started_at, compute_seconds; NULLs
         last in both directions; ties in id order, so pages never overlap."""
         query = (
-            select(Trial, Stage.name)
-            .join(Stage)
+            _trials_query()
             .where(*_trial_filters(sweep_id, stage, variant, status))
             .order_by(_order_column(order_by, descending), Trial.id)
             .limit(limit)
             .offset(offset)
         )
-        with self._session() as session:
-            return [trial.to_record(stage_name) for trial, stage_name in session.execute(query)]
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [trial_record(row, row.stage_name) for row in rows]
 
     def count_trials(
         self,
@@ -413,8 +449,8 @@ class SQLStorage(BaseStorage):
             .join(Stage)
             .where(*_trial_filters(sweep_id, stage, variant, status))
         )
-        with self._session() as session:
-            return int(session.scalar(query) or 0)
+        with self._read() as connection:
+            return int(connection.scalar(query) or 0)
 
     # -- results --------------------------------------------------------------------------------
     def append_results(self, rows: Iterable[ResultRow]) -> int:
@@ -460,11 +496,11 @@ class SQLStorage(BaseStorage):
 
     def get_results(self, trial_id: int) -> list[ResultRecord]:
         """Ordered by step; KeyError naming the id when the trial does not exist."""
-        query = select(Result).where(Result.trial_id == trial_id).order_by(Result.step)
-        with self._session() as session:
-            results = [row.to_record() for row in session.scalars(query)]
+        query = select(RESULTS).where(RESULTS.c.trial_id == trial_id).order_by(RESULTS.c.step)
+        with self._read() as connection:
+            results = [result_record(row) for row in connection.execute(query)]
             if not results:
-                _get(session, Trial, trial_id)
+                _require(connection, Trial, trial_id)
             return results
 
     def results_after(
@@ -487,15 +523,15 @@ class SQLStorage(BaseStorage):
           ``AUTOINCREMENT``, never reused, so commit order is id order.
         """
         query = (
-            select(Result)
-            .where(Result.sweep_id == sweep_id, Result.id > cursor)
-            .order_by(Result.id)
+            select(RESULTS)
+            .where(RESULTS.c.sweep_id == sweep_id, RESULTS.c.id > cursor)
+            .order_by(RESULTS.c.id)
             .limit(limit)
         )
-        with self._session() as session:
-            results = [row.to_record() for row in session.scalars(query)]
+        with self._read() as connection:
+            results = [result_record(row) for row in connection.execute(query)]
             if not results:
-                _get(session, Sweep, sweep_id)
+                _require(connection, Sweep, sweep_id)
             return results
 
     def latest_result_id(self, sweep_id: int) -> int:
@@ -503,10 +539,10 @@ class SQLStorage(BaseStorage):
         unknown sweep). A valid cursor: every smaller id of the sweep is committed too (see
         :meth:`results_after`), so ``results_after(sweep_id, latest)`` misses nothing later."""
         query = select(func.max(Result.id)).where(Result.sweep_id == sweep_id)
-        with self._session() as session:
-            latest = session.scalar(query)
+        with self._read() as connection:
+            latest = connection.scalar(query)
             if latest is None:
-                _get(session, Sweep, sweep_id)
+                _require(connection, Sweep, sweep_id)
             return int(latest or 0)
 
     def get_results_for_trials(self, trial_ids: Sequence[int]) -> dict[int, list[ResultRecord]]:
@@ -515,11 +551,13 @@ class SQLStorage(BaseStorage):
         if not ids:
             return out
         query = (
-            select(Result).where(Result.trial_id.in_(ids)).order_by(Result.trial_id, Result.step)
+            select(RESULTS)
+            .where(RESULTS.c.trial_id.in_(ids))
+            .order_by(RESULTS.c.trial_id, RESULTS.c.step)
         )
-        with self._session() as session:
-            for row in session.scalars(query):
-                out[row.trial_id].append(row.to_record())
+        with self._read() as connection:
+            for row in connection.execute(query):
+                out[row.trial_id].append(result_record(row))
         return out
 
     def trial_totals(self, sweep_id: int) -> dict[str, Any]:
@@ -532,10 +570,10 @@ class SQLStorage(BaseStorage):
             .where(Trial.sweep_id == sweep_id)
             .group_by(Trial.status)
         )
-        with self._session() as session:
-            rows = session.execute(query).all()
+        with self._read() as connection:
+            rows = connection.execute(query).all()
             if not rows:
-                _get(session, Sweep, sweep_id)
+                _require(connection, Sweep, sweep_id)
         return {
             "by_status": {status: int(count) for status, count, _ in rows},
             "compute_seconds": float(sum(float(seconds) for _, _, seconds in rows)),
@@ -543,6 +581,20 @@ class SQLStorage(BaseStorage):
 
 
 _Row = TypeVar("_Row", Sweep, Stage, Trial)
+
+
+def _require(connection: Connection, model: type[_Row], row_id: int) -> None:
+    """KeyError (as :func:`_get` words it) unless the row exists."""
+    table = model.__table__
+    if connection.scalar(select(table.c.id).where(table.c.id == row_id)) is None:
+        raise KeyError(f"no {model.__tablename__[:-1]} with id {row_id}")
+
+
+def _trials_query() -> Any:
+    """Every trial column plus its stage's name (as ``stage_name``: trials have a name too)."""
+    return select(TRIALS, STAGES.c.name.label("stage_name")).join_from(
+        TRIALS, STAGES, TRIALS.c.stage_id == STAGES.c.id
+    )
 
 
 def _get(session: Session, model: type[_Row], row_id: int) -> _Row:

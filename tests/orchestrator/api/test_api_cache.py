@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.api.cache import TTLCache
@@ -52,3 +54,48 @@ def test_a_state_change_shows_at_once_despite_the_cache(
     client.post(f"/api/sweeps/{sweep_id}/cancel")
     assert client.get("/api/sweeps").json()[0]["state"] == "cancelled"
     assert client.get(f"/api/sweeps/{sweep_id}").json()["state"] == "cancelled"
+
+
+def test_an_expired_value_is_served_at_once_while_one_thread_refreshes_it() -> None:
+    cache, release = TTLCache(seconds=0.05), threading.Event()
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        if len(calls) > 1:  # the refresh: hold it until the test has seen the stale value
+            release.wait(timeout=10)
+        return len(calls)
+
+    assert cache.get_or_refresh("k", compute, max_stale=60) == 1
+    time.sleep(0.06)  # expired, not yet too stale
+    assert [cache.get_or_refresh("k", compute, max_stale=60) for _ in range(3)] == [1, 1, 1]
+    assert calls == [1, 1]  # one refresh running, however many readers saw the stale value
+    release.set()
+    deadline = time.monotonic() + 10
+    while cache.get_or_refresh("k", compute, max_stale=60) != 2:
+        assert time.monotonic() < deadline, "the refreshed value never arrived"
+        time.sleep(0.01)
+
+
+def test_a_value_past_max_stale_is_recomputed_on_the_request() -> None:
+    cache = TTLCache(seconds=0.01)
+    calls: list[int] = []
+    assert cache.get_or_refresh("k", lambda: calls.append(1) or len(calls), max_stale=0.02) == 1
+    time.sleep(0.03)
+    assert cache.get_or_refresh("k", lambda: calls.append(1) or len(calls), max_stale=0.02) == 2
+
+
+def test_a_failed_refresh_keeps_the_stale_value(caplog: pytest.LogCaptureFixture) -> None:
+    cache = TTLCache(seconds=0.01)
+    assert cache.get_or_refresh("k", lambda: 1, max_stale=60) == 1
+    time.sleep(0.02)
+
+    def broken() -> int:
+        raise RuntimeError("database gone")
+
+    assert cache.get_or_refresh("k", broken, max_stale=60) == 1
+    deadline = time.monotonic() + 10
+    while "refreshing the cached" not in caplog.text:
+        assert time.monotonic() < deadline, "the failed refresh was not logged"
+        time.sleep(0.01)
+    assert cache.get_or_refresh("k", lambda: 3, max_stale=60) == 1  # stale, refresh retried

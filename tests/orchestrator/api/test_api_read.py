@@ -145,3 +145,16 @@ def test_stage_curves_have_the_best_and_the_running_trials(
     assert {c["trial"]["id"] for c in body["curves"]} == {*ranked[:2], *running}
     assert all(len(c["points"]) <= 3 for c in body["curves"])
     assert body["cursor"] == storage.results_after(filled.sweep_id)[-1].id
+
+
+def test_the_hand_encoded_trial_equals_the_documented_schema(
+    storage: SQLStorage, filled: Filled
+) -> None:
+    """The trials page and the curves skip pydantic for speed; they must still send exactly
+    what ``TrialPublic`` (the OpenAPI schema) says, finished and running trials alike."""
+    from orchestrator.api.routers.trials import trial_json, trial_public
+
+    trials = storage.get_trials(filled.sweep_id)
+    assert {t.status for t in trials} >= {"completed", "running"}
+    for trial in trials:
+        assert trial_json(trial) == trial_public(trial).model_dump(mode="json")
