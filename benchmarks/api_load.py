@@ -2,9 +2,12 @@
 
 ``load`` (default): ``rungs serve --workers 0`` on SQLite in a temp dir, a writer process that
 appends results to a 200-trial sweep (~20 results/s, as a live stage would), and N concurrent
-clients (asyncio + httpx, loopback only) that poll what the dashboard polls: the sweep list, the
-sweep detail, a trials page, ``results?after=cursor``, and the stage curves. Prints p50/p99
-latency per endpoint and overall, the request count and the errors. Target: p99 < 100 ms, 0 errors.
+clients (asyncio + httpx, loopback only) that poll what the dashboard polls every 3 s: the sweep
+list, the sweep detail, a trials page, then the stage curves on a (re)load or else
+``results?after=cursor``. The writer is writing before the clients start, and every client is
+built before the clock starts. Prints p50/p99 latency per endpoint and overall, the request
+count, the errors and how late the load generator's own event loop ran (``--trace`` writes every
+request). Target: p99 < 100 ms, 0 errors.
 
 ``big``: fills a SQLite database with one sweep of 5,000 trials x 100 epochs through the storage
 API (bulk ``append_results``), then times each dashboard endpoint once, in process.
@@ -21,6 +24,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +32,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -107,32 +112,38 @@ def writer(url: str, trial_ids: list[int], start_step: int, per_second: float, s
     storage.close()
 
 
+TRACE: list[tuple[float, str, float]] = []  # (start, endpoint, seconds) of every request
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-async def client(base: str, sweep_id: int, until: float, think: float, budget: list[int],
+async def client(http: Any, sweep_id: int, until: float, think: float, budget: list[int],
                  samples: dict[str, list[float]], errors: list[str]) -> None:  # fmt: skip
     """One dashboard: the first round reads the curves; later rounds only what is new."""
     import httpx
 
     cursor, rounds = 0, 0
     await asyncio.sleep(random.uniform(0, think))  # dashboards are not opened in the same ms
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with http:
         while time.time() < until and budget[0] > 0:
-            paths = {}
-            if rounds % 10 == 0:  # a (re)load or a stage switch: the full curves, and a cursor
-                paths["curves"] = (
-                    f"/api/sweeps/{sweep_id}/curves?stage=stage1&limit=100&max_points=200&metric=si_sdr"
-                )
-            paths |= {
+            # as dashboards/static/app.js refreshes: the sweep list, the sweep, a trials page,
+            # then the curves on a (re)load (which gives the cursor) or else what is new since
+            # the cursor; a reload every tenth round (a user switching stages)
+            paths = {
                 "sweeps": "/api/sweeps",
                 "sweep": f"/api/sweeps/{sweep_id}",
                 "trials": f"/api/sweeps/{sweep_id}/trials?limit=50&sort=best_value&order=desc",
-                "results": f"/api/sweeps/{sweep_id}/results?after={cursor}",
             }
+            if rounds % 10 == 0:
+                paths["curves"] = (
+                    f"/api/sweeps/{sweep_id}/curves?stage=stage1&limit=100&max_points=200&metric=score"
+                )
+            else:
+                paths["results"] = f"/api/sweeps/{sweep_id}/results?after={cursor}"
             for name, path in paths.items():
                 budget[0] -= 1
                 t0 = time.perf_counter()
@@ -142,12 +153,27 @@ async def client(base: str, sweep_id: int, until: float, think: float, budget: l
                     errors.append(f"{name}: {type(exc).__name__}")
                     continue
                 samples[name].append(time.perf_counter() - t0)
+                TRACE.append((t0, name, time.perf_counter() - t0))
                 if response.status_code != 200:
                     errors.append(f"{name}: HTTP {response.status_code}")
                 elif name in ("results", "curves"):
-                    cursor = max(cursor, int(response.json()["cursor"]))
+                    cursor = max(cursor, _cursor(response.content))
             rounds += 1
             await asyncio.sleep(think)
+
+
+CURSOR = re.compile(rb'^\{"cursor": ?(\d+)')
+
+
+def _cursor(body: bytes) -> int:
+    """The cursor that leads both bodies. Read from the prefix, not by parsing the whole JSON:
+    the 50 simulated dashboards share this one event loop, and parsing 50 curve documents of
+    ~125 kB here held it for up to 90 ms, which was counted in the latency of every request in
+    flight (a browser parses its own responses without delaying the other viewers)."""
+    match = CURSOR.match(body)
+    if match is None:
+        raise ValueError(f"no cursor at the start of {body[:60]!r}")
+    return int(match.group(1))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -180,17 +206,21 @@ def run_load(args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_up(base)
-        stop = time.time() + args.seconds
         running = ids[args.trials // 2 :]
+        # The writer runs a little longer than the clients, and they start only once it writes:
+        # a live sweep is already writing when dashboards open (its start-up is not the API's).
+        stop = time.time() + args.seconds + 60
         proc = mp.get_context("spawn").Process(
             target=writer, args=(url, running, args.start_epochs + 1, args.rate, stop)
         )
         proc.start()
+        _wait_writing(url, sweep_id)
         samples: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
         t0 = time.time()
         budget = [args.max_requests]
-        asyncio.run(_clients(base, sweep_id, stop, args, budget, samples, errors))
+        asyncio.run(_clients(base, sweep_id, args, budget, samples, errors))
+        proc.terminate()
         elapsed = time.time() - t0
         proc.join(timeout=30)
         written = len(SQLStorage(url, create_tables=False).results_after(sweep_id, 0, 10**9))
@@ -199,16 +229,61 @@ def run_load(args: argparse.Namespace) -> None:
               f"after the run: {written}; load average {load1:.1f} on {os.cpu_count()} CPUs\n")  # fmt: skip
         print_table(dict(samples), elapsed)
         print(f"errors: {len(errors)} {sorted(set(errors))[:5]}")
+        lags = [lag for _, lag in LAG]
+        print(f"load generator's event-loop lag: p50 {_pct(lags, 0.5):.1f} ms, "
+              f"p99 {_pct(lags, 0.99):.1f} ms, max {max(lags) * 1000:.1f} ms")  # fmt: skip
+        if args.trace:
+            args.trace.write_text(
+                "start_s,endpoint,ms\n"
+                + "".join(f"{t - TRACE[0][0]:.3f},{n},{ms * 1000:.2f}\n" for t, n, ms in TRACE)
+            )
+            args.trace.with_suffix(".lag.csv").write_text(
+                "time_s,lag_ms\n" + "".join(f"{t - LAG[0][0]:.3f},{v * 1000:.2f}\n" for t, v in LAG)
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-async def _clients(base: str, sweep_id: int, stop: float, args: argparse.Namespace,
+async def _clients(base: str, sweep_id: int, args: argparse.Namespace,
                    budget: list[int], samples: dict[str, list[float]], errors: list[str]) -> None:  # fmt: skip
+    """Every client is built before the clock starts: making an httpx client costs ~40 ms of the
+    load generator's CPU (an SSL context), which measured as API latency when 50 were made
+    while the first requests were in flight."""
+    import httpx
+
+    https = [httpx.AsyncClient(base_url=base, timeout=30) for _ in range(args.clients)]
+    stop = time.time() + args.seconds
+    monitor = asyncio.create_task(_loop_lag(stop))
     await asyncio.gather(*(
-        client(base, sweep_id, stop, args.think, budget, samples, errors) for _ in range(args.clients)
+        client(http, sweep_id, stop, args.think, budget, samples, errors) for http in https
     ))  # fmt: skip
+    await monitor
+
+
+LAG: list[tuple[float, float]] = []  # (time, seconds the load generator's loop was late)
+
+
+async def _loop_lag(until: float, period: float = 0.01) -> None:
+    """How late the load generator's own event loop wakes up: time it spends parsing responses
+    is counted in the latency of every request in flight, so it is reported beside them."""
+    while time.time() < until:
+        t0 = time.perf_counter()
+        await asyncio.sleep(period)
+        LAG.append((time.time(), time.perf_counter() - t0 - period))
+
+
+def _wait_writing(url: str, sweep_id: int) -> None:
+    storage = SQLStorage(url, create_tables=False)
+    before = storage.latest_result_id(sweep_id)
+    for _ in range(300):
+        if storage.latest_result_id(sweep_id) > before:
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError("the writer did not start writing")
+    storage.close()
+    time.sleep(1.0)
 
 
 def _wait_up(base: str) -> None:
@@ -274,6 +349,7 @@ def main() -> None:
     load.add_argument("--trials", type=int, default=200)
     load.add_argument("--start-epochs", type=int, default=10)
     load.add_argument("--rate", type=float, default=20, help="results written per second")
+    load.add_argument("--trace", type=Path, help="write every request (start, endpoint, ms) here")
     big = sub.add_parser("big")
     big.add_argument("--trials", type=int, default=5000)
     big.add_argument("--epochs", type=int, default=100)
