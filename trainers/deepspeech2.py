@@ -103,8 +103,8 @@ class DeepSpeech2(nn.Module):
             nn.BatchNorm2d(c),
             nn.Hardtanh(0, 20, inplace=True),
         )
-        n_freq = conv_out(conv_out(n_freq, 41, 2, 20), 21, 2, 10)
-        sizes = [c * int(n_freq)] + [config.rnn_hidden] * config.rnn_layers
+        freq_out = conv_out(conv_out(n_freq, 41, 2, 20), 21, 2, 10)
+        sizes = [c * int(freq_out)] + [config.rnn_hidden] * config.rnn_layers
         self.rnns = nn.ModuleList(
             BatchRNN(sizes[i], sizes[i + 1], batch_norm=i > 0) for i in range(config.rnn_layers)
         )

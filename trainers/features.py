@@ -61,6 +61,8 @@ def frame_lengths(lengths: Tensor, hop: int) -> Tensor:
 class Spectrogram(nn.Module):
     """Log power spectrogram ``[B, n_fft // 2 + 1, frames]`` (DeepSpeech2's input)."""
 
+    window: torch.Tensor  # buffers, declared for the type checker
+
     def __init__(self, sample_rate: int, win_ms: float = 25.0, hop_ms: float = 10.0) -> None:
         super().__init__()
         self.win = round(sample_rate * win_ms / 1000)
@@ -92,6 +94,8 @@ class Spectrogram(nn.Module):
 class LogMel(Spectrogram):
     """Log mel filterbank energies ``[B, n_mels, frames]``, with pre-emphasis (voxceleb_trainer)."""
 
+    fbank: torch.Tensor
+
     def __init__(self, sample_rate: int, n_mels: int, win_ms: float = 25.0, hop_ms: float = 10.0):
         super().__init__(sample_rate, win_ms, hop_ms)
         self.n_mels = n_mels
@@ -108,6 +112,8 @@ class LogMel(Spectrogram):
 
 class MFCC(LogMel):
     """``n_mfcc`` cepstral coefficients of the log-mel energies ``[B, n_mfcc, frames]``."""
+
+    dct: torch.Tensor
 
     def __init__(self, sample_rate: int, n_mfcc: int, n_mels: int = 40, **kwargs: float) -> None:
         super().__init__(sample_rate, n_mels, **kwargs)

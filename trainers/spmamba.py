@@ -271,6 +271,8 @@ class GridNetBlock(nn.Module):
 
 
 class SPMamba(nn.Module):
+    window: torch.Tensor  # a buffer, declared for the type checker
+
     def __init__(self, config: Config) -> None:
         super().__init__()
         if config.n_fft % 2:

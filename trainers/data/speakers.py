@@ -84,18 +84,18 @@ def demo_utterances(data: DataRequest, split: str, n_utterances: int) -> list[Ut
         segment_seconds=_demo_clip_seconds(data),
     )
     records = parse_manifest(out_dir / f"{split}.csv")[:clips]
+    if any(not record.speakers for record in records):
+        raise ManifestError(f"{out_dir / split}.csv has no speaker_1/speaker_2 columns")
     utterances = [
         Utterance(path, speaker, transcript)
         for record in records
         for path, speaker, transcript in zip(
             record.source_paths,
-            record.speakers or (None, None),
+            record.speakers or (),
             record.transcripts or (None, None),
             strict=True,
         )
     ]
-    if any(u.speaker is None for u in utterances):
-        raise ManifestError(f"{out_dir / split}.csv has no speaker_1/speaker_2 columns")
     return utterances[:n_utterances]
 
 
@@ -473,7 +473,8 @@ def split_holdout(pool: Sequence[Utterance]) -> tuple[list[Utterance], list[Utte
     """(train, held-out): a speaker's k-th utterance is held out when ``k % HOLDOUT_EVERY ==
     HOLDOUT_EVERY - 1``; speakers with no held-out utterance are dropped from both."""
     seen: Counter[str] = Counter()
-    train, held = [], []
+    train: list[Utterance] = []
+    held: list[Utterance] = []
     for utt in pool:
         (held if seen[utt.speaker] % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else train).append(utt)
         seen[utt.speaker] += 1

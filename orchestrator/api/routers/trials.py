@@ -89,11 +89,17 @@ def list_trials(
 ) -> Response:
     """A page of the sweep's trials (schema: ``TrialPage``, encoded in one json.dumps)."""
     load_sweep(storage, sweep_id)
-    filters = {"stage": stage, "variant": variant, "status": status}
     items = storage.get_trials(
-        sweep_id, **filters, order_by=sort, descending=order == "desc", limit=limit, offset=offset
+        sweep_id,
+        stage=stage,
+        variant=variant,
+        status=status,
+        order_by=sort,
+        descending=order == "desc",
+        limit=limit,
+        offset=offset,
     )
-    total = storage.count_trials(sweep_id, **filters)
+    total = storage.count_trials(sweep_id, stage=stage, variant=variant, status=status)
     page = {
         "total": total,
         "offset": offset,
