@@ -11,12 +11,14 @@ repetitions use worlds that the measured repetitions never use.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import math
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks.sample_efficiency.objectives import make_benchmark
@@ -58,23 +60,30 @@ def pilot(benchmark: str, reps: int, template: str | None = None) -> Plan:
     """B_flat from the default template's trial count; the search cost from ``template``."""
     bench = make_benchmark(benchmark)
     default = template_spec(bench)
-    trials = sum(s.total_trials for s in default.stages)
+    trials = round(sum(s.total_trials for s in default.stages) * bench.flat_trial_scale)
     flat_costs = [
         flat_reference(Run(bench, PILOT_WORLD + i, math.inf, default), trials) for i in range(reps)
     ]
+    bench.close()
     return Plan(
         benchmark, statistics.median(flat_costs), search_cost(benchmark, reps, template), trials
     )
 
 
 def search_cost(benchmark: str, reps: int, template: str | None) -> float:
-    """Median search compute (validation excluded) of the progressive template at m = 1."""
+    """Median search compute (validation excluded) of the progressive template at m = 1.
+
+    Measured at m = the benchmark's ``flat_trial_scale`` and divided by it (search compute is
+    about linear in the trial counts): real training cannot afford the full template's 160
+    trials just to size the runs."""
     bench = make_benchmark(benchmark)
     spec = template_spec(bench, template)
+    m = bench.flat_trial_scale
     costs = []
     for i in range(reps):
-        out = progressive(Run(bench, PILOT_WORLD + i, math.inf, spec))
-        costs.append(out.compute - out.k * validation_cost(spec))
+        out = progressive(Run(bench, PILOT_WORLD + i, math.inf, spec, m=m))
+        costs.append((out.compute - out.k * validation_cost(spec)) / m)
+    bench.close()
     return statistics.median(costs)
 
 
@@ -97,6 +106,8 @@ def run_task(task: Task) -> dict[str, Any]:
         m = max(MIN_M, (budget - k * validation_cost(spec)) / task.plan.progressive_search_cost)
     fn = STRATEGIES["progressive" if task.strategy.startswith("progressive") else task.strategy]
     out = fn(Run(bench, task.rep, budget, spec, m=m))
+    quality = bench.true_quality(out.config, task.rep)
+    bench.close()
     return {
         "benchmark": bench.name,
         "strategy": task.strategy,
@@ -105,7 +116,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "budget": budget,
         "compute": out.compute,
         "compute_fraction": out.compute / task.plan.flat_budget,
-        "quality": bench.true_quality(out.config, task.rep),
+        "quality": quality,
         "k": out.k,
         "m": m,
         "picked_best": out.picked_best,
@@ -114,8 +125,28 @@ def run_task(task: Task) -> dict[str, Any]:
     }
 
 
-def run_all(tasks: Sequence[Task], jobs: int) -> list[dict[str, Any]]:
+def run_all(tasks: Sequence[Task], jobs: int, partial: Path | None = None) -> list[dict[str, Any]]:
+    """Every task's row, in task order. With ``partial``, each row is also appended to that CSV
+    as it arrives (a long real-training run that is stopped keeps what it finished)."""
     if jobs <= 1:
-        return [run_task(t) for t in tasks]
+        rows = (run_task(t) for t in tasks)
+        return [_keep(row, partial, i, len(tasks)) for i, row in enumerate(rows)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(run_task, tasks, chunksize=1))
+        rows = pool.map(run_task, tasks, chunksize=1)
+        return [_keep(row, partial, i, len(tasks)) for i, row in enumerate(rows)]
+
+
+def _keep(row: dict[str, Any], partial: Path | None, index: int, total: int) -> dict[str, Any]:
+    if partial is not None:
+        new = not partial.exists()
+        with partial.open("a", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        print(
+            f"[{index + 1}/{total}] {row['benchmark']} {row['strategy']} x{row['fraction']} "
+            f"rep {row['rep']}: quality {row['quality']:.3f}, compute {row['compute_fraction']:.2f}",
+            flush=True,
+        )
+    return row

@@ -9,8 +9,6 @@ repetition: the simulator draws a fresh landscape per repetition.
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +34,11 @@ class Benchmark:
     validation_epochs: int
     curve: CurveFn
     true_quality: QualityFn
+    flat_trial_scale: float = 1.0  # the flat sweep's trials: the template's x this
+    close: Callable[[], None] = lambda: None  # release what the curves hold (training threads)
+    # False where true_quality trains (real): the "validation picked the truly best of k"
+    # diagnostic would cost k more quality evaluations per run, so it is left out
+    cheap_truth: bool = True
 
     def scaled(self, subset: int) -> int:
         return max(1, round(subset * self.subset_scale))
@@ -95,64 +98,36 @@ def hartmann_benchmark() -> Benchmark:
     )
 
 
-# Real training: tiny DPRNN on the demo corpus, subsets 200/400/800 and 1600 clips.
-REAL_SCALE = 0.1
-REAL_EPOCHS = 8  # the template's 40 search epochs x 0.2
-REAL_VALIDATION_EPOCHS = 12  # the template's 60 x 0.2
-REAL_TRUE_SEEDS = (7, 8, 9)
-
-
-def _train_curve(config: Mapping[str, Any], subset: int, epochs: int, seed: int) -> np.ndarray:
-    from trainers import DataRequest, ListReporter, TrialRequest, run_trial
-
-    request = TrialRequest(
-        model="dprnn",
-        preset="tiny",
-        hparams=dict(config),
-        data=DataRequest(kind="demo"),
-        subset_size=subset,
-        epochs=epochs,
-        seed=seed,
-    )
-    reporter = ListReporter()
-    run_trial(request, reporter)
-    values = [float(r.get("si_sdr", math.nan)) for r in reporter.reports]
-    values += [math.nan] * (epochs - len(values))  # a diverged run reports fewer epochs
-    return np.nan_to_num(np.asarray(values), nan=-50.0)
-
-
 def real_benchmark() -> Benchmark:
-    """Real training (slow: hours for a full run). Curves are cached per (config, subset, seed),
-    so a trial stopped early is charged only for the epochs it used, not the ones computed."""
-    cache: dict[tuple[Any, ...], np.ndarray] = {}
+    """Real training of the tiny DPRNN (:mod:`.real_training`; about 1.5 h for a full run)."""
+    import torch
 
-    def curve(
-        config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int
-    ) -> np.ndarray:
-        key = (tuple(sorted(config.items())), subset, epochs, seed + 1000 * world)
-        if key not in cache:
-            cache[key] = _train_curve(config, subset, epochs, seed + 1000 * world)
-        return cache[key]
+    from benchmarks.sample_efficiency import real_training as real
+
+    torch.set_num_threads(1)  # one benchmark worker process = one core
+    cache = real.CurveCache()
+    full = round(16000 * real.SUBSET_SCALE)
+
+    def curve(config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int) -> Any:
+        return cache.get(config, subset, epochs, seed + 1000 * world)
 
     def quality(config: Mapping[str, Any], world: int) -> float:
-        full = round(16000 * REAL_SCALE)
-        runs = [
-            float(np.max(curve(config, full, REAL_VALIDATION_EPOCHS, s, world)))
-            for s in REAL_TRUE_SEEDS
-        ]
-        return statistics.fmean(runs)
+        return cache.true_quality(config, full, world)
 
     return Benchmark(
         "real",
         "dprnn",
         "maximize",
         seed004_space(),
-        round(16000 * REAL_SCALE),
-        REAL_SCALE,
-        REAL_EPOCHS,
-        REAL_VALIDATION_EPOCHS,
+        full,
+        real.SUBSET_SCALE,
+        real.SEARCH_EPOCHS,
+        real.VALIDATION_EPOCHS,
         curve,
         quality,
+        flat_trial_scale=real.FLAT_TRIAL_SCALE,
+        close=cache.close,
+        cheap_truth=False,
     )
 
 
