@@ -15,10 +15,11 @@ best validation SI-SDR averaged over three fresh seeds on the full 200-clip subs
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ FLAT_TRIAL_SCALE = 0.1  # the flat sweep gets 16 of the template's 160 trials
 SEGMENT_SECONDS = 0.25
 VALID_SIZE = 25
 TRUE_SEEDS = (7, 8, 9)
+log = logging.getLogger("rungs.benchmarks")
 DIVERGED = -50.0  # the value a diverged run "reports" for the epochs it did not reach
 
 
@@ -53,8 +55,16 @@ class _SteppedReporter:
 class LazyCurve:
     """The SI-SDR after each of ``epochs`` epochs of one training run, trained on demand."""
 
-    def __init__(self, config: Mapping[str, Any], subset: int, epochs: int, seed: int) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        subset: int,
+        epochs: int,
+        seed: int,
+        train: Callable[[Any, Any], Any] | None = None,
+    ) -> None:
         self.request = _request(config, subset, epochs, seed)
+        self.train = train  # run_trial unless a test passes a stand-in
         self.epochs = epochs
         self.values: list[float] = []
         self.reporter = _SteppedReporter()
@@ -92,9 +102,11 @@ class LazyCurve:
         from trainers import run_trial
 
         try:
-            run_trial(self.request, self.reporter)
+            (self.train or run_trial)(self.request, self.reporter)
         except _Stop:
             return
+        except Exception as exc:  # a crashed trial reads as diverged from here on, as in Rungs
+            log.warning("trial %s crashed: %r", self.request.hparams, exc)
         finally:
             self.reporter.values.put(None)
 
