@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     text += report.to_markdown(report.quality_table(rows))
     text += "\n## Budget to reach the flat sweep's final quality\n\n"
     text += report.to_markdown(report.reach_table(rows))
+    text += "\n## Paired with the flat sweep: same world, same budget\n\n"
+    text += report.to_markdown(report.paired_table(rows))
     args.out.write_text(text)
     report.plot(rows, args.plot)
     print(text)

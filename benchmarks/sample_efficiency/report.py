@@ -50,6 +50,52 @@ def needed_budget(group: pd.DataFrame, target: float) -> str:
     return f"> {curve['spent'].max():.2f}"
 
 
+def paired_reach(group: pd.DataFrame, flat_final: pd.Series) -> str:
+    """Median over repetitions of the budget (x B_flat, compute actually spent) at which this
+    repetition's quality first reaches the flat sweep's final quality *in the same world*;
+    a repetition that never does counts as more than the largest budget."""
+    needed = []
+    for rep, runs in group.groupby("rep"):
+        if rep not in flat_final.index:
+            continue
+        reached = runs.sort_values("fraction")
+        reached = reached[reached["quality"] >= flat_final[rep] - 1e-12]
+        needed.append(float(reached["compute_fraction"].iloc[0]) if len(reached) else math.inf)
+    if not needed:
+        return "-"
+    median = float(np.median(needed))
+    return f"{median:.2f}" if math.isfinite(median) else "> 1"
+
+
+def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each strategy minus the flat sweep at the same budget in the same world (repetition):
+    median [IQR] of the difference, and how often it was at least as good. Worlds differ by
+    more than strategies do, so the paired difference is the sharper comparison."""
+    out = []
+    for bench, brows in rows.groupby("benchmark", sort=False):
+        flat = brows[brows["strategy"] == "flat"].set_index(["fraction", "rep"])["quality"]
+        for strategy, group in brows.groupby("strategy", sort=False):
+            if strategy == "flat":
+                continue
+            line = {"benchmark": bench, "strategy": strategy}
+            for f in REPORTED:
+                at = group[np.isclose(group["fraction"], f)]
+                keys = [(fr, r) for fr, r in zip(at["fraction"], at["rep"], strict=True)]
+                known = [k in flat.index for k in keys]
+                diff = (
+                    at["quality"].to_numpy()[known]
+                    - flat.loc[[k for k in keys if k in flat.index]].to_numpy()
+                )
+                if len(diff):
+                    q1, med, q3 = np.percentile(diff, [25, 50, 75])
+                    line[f"{f:.0%}: minus flat"] = f"{med:+.3f} [{q1:+.3f}, {q3:+.3f}]"
+                    line[f"{f:.0%}: >= flat"] = f"{np.mean(diff >= 0):.0%}"
+                else:
+                    line[f"{f:.0%}: minus flat"] = line[f"{f:.0%}: >= flat"] = "-"
+            out.append(line)
+    return pd.DataFrame(out)
+
+
 def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per strategy: the budget needed to reach the flat sweep's final median quality, and how
     often the validation picked the truly best of its k configs."""
@@ -57,6 +103,7 @@ def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
     for bench, brows in rows.groupby("benchmark", sort=False):
         final = brows[(brows["strategy"] == "flat") & np.isclose(brows["fraction"], 1.0)]
         target = float(final["quality"].median())
+        per_world = final.set_index("rep")["quality"]
         for strategy, group in brows.groupby("strategy", sort=False):
             picked = group["picked_best"].dropna()
             out.append(
@@ -65,6 +112,7 @@ def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
                     "strategy": strategy,
                     "flat final (median)": f"{target:.3f}",
                     "budget to reach it (x B_flat)": needed_budget(group, target),
+                    "same, per world (median)": paired_reach(group, per_world),
                     "validation picked truly best": f"{picked.astype(bool).mean():.0%} of {len(picked)}"
                     if len(picked)
                     else "n/a",
