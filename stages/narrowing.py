@@ -17,7 +17,11 @@ This is the seed log's step from stage 1 to stage 2 ("LR [3e-4, 3e-3] -> [5e-4, 
   used by the next-best trials are added back, then the remaining ones in their original order.
   The original order is kept; probabilities are dropped (uniform over what is left), as for
   numeric priors.
-* **Unchanged.** Constants, and any parameter that no top trial's config holds.
+* **Unchanged.** Constants, and any parameter that no top trial's config holds; every
+  parameter when narrowing is off (``Narrowing.enabled``: the stage only takes the warm start).
+* **Only where the subsets agree** (:func:`narrow_for_stage`). A stage narrowed from a stage
+  that was itself narrowed from an earlier one is narrowed only if those two rank configs alike
+  (``Narrowing.min_agreement``, :mod:`stages.fidelity`); otherwise it keeps the full space.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stages.fidelity import Agreement, rank_agreement
 from stages.space import Categorical, Numeric, Param, Space
 from stages.spec import Goal, Narrowing
 from stages.stopping import format_number
@@ -41,10 +46,12 @@ _GRID_TOL = 1e-9
 
 @dataclass(frozen=True)
 class NarrowedSpace:
-    """The narrowed space and, per parameter, a note saying what changed and from what."""
+    """The narrowed space and, per parameter, a note saying what changed and from what;
+    ``agreement`` when the source stage's fidelity agreement was measured."""
 
     space: Space
     notes: dict[str, str]
+    agreement: Agreement | None = None
 
     def describe(self) -> list[str]:
         """``["lr: [0.0003, 0.003] -> ... from top 8 of 31 completed trials", ...]``."""
@@ -73,6 +80,9 @@ def narrow_space(
     space: Space, trials: Sequence[TrialSummary], narrowing: Narrowing, goal: Goal
 ) -> NarrowedSpace:
     """Narrow ``space`` around the top ``trials`` (rules: module docstring)."""
+    if not narrowing.enabled:
+        note = "unchanged: narrowing is off (full space, warm-started from the source stage)"
+        return NarrowedSpace(space=dict(space), notes={name: note for name in space})
     pool, label = _pool(trials, narrowing, goal)
     k = top_size(len(pool), narrowing)
     source = f"from top {k} of {label}"
@@ -84,6 +94,38 @@ def narrow_space(
         top = [c[name] for c in configs[:k] if name in c]
         out[name], notes[name] = _narrow_param(param, top, values, narrowing, source)
     return NarrowedSpace(space=out, notes=notes)
+
+
+def narrow_for_stage(
+    space: Space,
+    source: Sequence[TrialSummary],
+    earlier: Sequence[TrialSummary],
+    narrowing: Narrowing,
+    goal: Goal,
+    names: tuple[str, str] = ("the source stage", "the stage before it"),
+) -> NarrowedSpace:
+    """:func:`narrow_space` from ``source``'s trials, unless ``source`` ranks configs unlike
+    ``earlier`` (the stage ``source`` was narrowed from; empty when there is none): below
+    ``narrowing.min_agreement`` the full space is kept, and the notes say why.
+
+    Why: narrowing twice on a small subset's evidence compounds its bias. Where two subsets
+    already disagree, the next, bigger one is not expected to agree with either (module
+    :mod:`stages.fidelity`)."""
+    if not narrowing.enabled or narrowing.min_agreement is None or not earlier:
+        return narrow_space(space, source, narrowing, goal)
+    agreement = rank_agreement(space, earlier, source)
+    if agreement is not None and agreement.rho < narrowing.min_agreement:
+        note = (
+            f"unchanged: {names[0]} ranks configs unlike {names[1]} ({agreement.describe()}, "
+            f"below min_agreement {narrowing.min_agreement:g}); full space, warm-started"
+        )
+        return NarrowedSpace(dict(space), {name: note for name in space}, agreement)
+    narrowed = narrow_space(space, source, narrowing, goal)
+    if agreement is None:
+        return narrowed
+    why = f"; {names[0]} ranks configs like {names[1]} ({agreement.describe()})"
+    notes = {name: note + why for name, note in narrowed.notes.items()}
+    return NarrowedSpace(narrowed.space, notes, agreement)
 
 
 def top_configs(trials: Sequence[TrialSummary], goal: Goal, n: int) -> list[dict[str, Any]]:

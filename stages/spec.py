@@ -68,6 +68,13 @@ class Narrowing:
     The defaults are mild on purpose, like the seed-004 researcher's own narrowing (which kept
     60-85% of each log range): on the calibrated simulator, narrowing to the top 25% with a 10%
     margin threw away the optimum before the last stage (benchmarks/RESULTS_sample_efficiency.md).
+
+    ``enabled=False`` (YAML ``narrowing: false``) keeps the sweep's full space: the stage is
+    still warm-started with ``narrow_from``'s best configs but may search everywhere again.
+
+    ``min_agreement``: when the source stage was itself narrowed from an earlier stage, narrow
+    only if the two rank configs alike (Spearman of :func:`stages.fidelity.rank_agreement` at
+    least this); otherwise keep the full space, warm-started. None narrows regardless.
     """
 
     top: float = 0.5
@@ -75,6 +82,8 @@ class Narrowing:
     margin: float = 0.5
     min_width: float = 0.3
     min_categories: int = 2
+    enabled: bool = True
+    min_agreement: float | None = 0.5
 
 
 @dataclass(frozen=True)

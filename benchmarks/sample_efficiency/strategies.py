@@ -3,7 +3,7 @@
 * ``progressive`` - Rungs' default pipeline: the `rungs init` template's stages (2K -> 4K -> 8K
   x {hyperband, median}), narrowing, warm starts, diversity top-k and k x 3-seed validation,
   run through the product's own pieces (parse_spec, make_proposer, make_stopping_rule,
-  narrow_space, warm_configs, select_top_k, rank_validation). Its trial counts are the
+  narrow_for_stage, warm_configs, select_top_k, rank_validation). Its trial counts are the
   template's x ``m``, with ``m`` solved from the budget (:func:`validation_k`, pilot cost).
 * ``flat`` - what W&B users do: one bayes + hyperband stage on the full subset, then the same
   selection and validation.
@@ -193,7 +193,7 @@ def search_stages(
     run: Run, ledger: Ledger, budget: float = math.inf
 ) -> tuple[list[TrialSummary], Space]:
     """Every search stage of the spec in order: narrowing from ``narrow_from``, warm starts."""
-    from stages.narrowing import narrow_space
+    from stages.narrowing import narrow_for_stage
 
     spaces: dict[str, Space] = {}
     trials: dict[str, list[TrialSummary]] = {}
@@ -201,9 +201,14 @@ def search_stages(
         space, warm = dict(run.spec.parameters), []
         if stage.narrow_from:
             source = stage.narrow_from
-            # as the runner does: narrowed against the original space, never compounding
-            narrowed = narrow_space(
-                dict(run.spec.parameters), trials[source], stage.narrowing, run.spec.metric.goal
+            earlier = run.spec.stage(source).narrow_from
+            # as the runner does: against the original space, and only where subsets agree
+            narrowed = narrow_for_stage(
+                dict(run.spec.parameters),
+                trials[source],
+                trials[earlier] if earlier else [],
+                stage.narrowing,
+                run.spec.metric.goal,
             )
             space, warm = narrowed.space, trials[source]
         spaces[stage.name] = space

@@ -12,6 +12,7 @@ Stage records: search stages at positions 0..n-1 (kind ``search``, space stored)
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,8 @@ def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: St
     if record is not None and record.state == "completed":
         return
     space, notes = stage_space(env, stage, record)
+    if env.progress and notes and record is None:
+        print(space_line(stage, notes), file=sys.stderr, flush=True)
     plan = stage_plan(env, stage, notes)
     stage_id = env.storage.upsert_stage(
         env.sweep.id,
@@ -162,23 +165,47 @@ def stage_space(
         return space_from_dict(record.space), dict(record.plan.get("narrowing_notes", {}))
     if not stage.narrow_from:
         return dict(env.spec.parameters), {}
-    from stages.narrowing import narrow_space
+    from stages.narrowing import narrow_for_stage
 
     source = _stage_record(env, stage.narrow_from)
     if source is None or not source.space:
         raise RuntimeError(
             f"stage {stage.name!r} narrows from {stage.narrow_from!r}, which has not run"
         )
-    narrowed = narrow_space(
-        dict(env.spec.parameters), _source_trials(env, stage), stage.narrowing, env.goal
+    # the stage the source was narrowed from: their agreement decides whether to narrow again
+    earlier = env.spec.stage(stage.narrow_from).narrow_from
+    narrowed = narrow_for_stage(
+        dict(env.spec.parameters),
+        _source_trials(env, stage),
+        _trials_of(env, earlier) if earlier else [],
+        stage.narrowing,
+        env.goal,
+        names=(stage.narrow_from, earlier or ""),
     )
     return narrowed.space, narrowed.notes
 
 
+def space_line(stage: Stage, notes: dict[str, str]) -> str:
+    """One stderr line on how the stage's space was derived (the notes say it per parameter)."""
+    first = next(iter(notes.values()), "")
+    if "ranks configs unlike" in first:  # stages.narrowing.narrow_for_stage kept the full space
+        why = first.split(": ", 1)[1].removesuffix("; full space, warm-started")
+        return f"[{stage.name}] full space, warm-started: {why}"
+    if "narrowing is off" in first:
+        return f"[{stage.name}] full space, warm-started from {stage.narrow_from} (narrowing off)"
+    changed = [name for name, note in notes.items() if not note.startswith("unchanged")]
+    return f"[{stage.name}] space narrowed from {stage.narrow_from}: " + (
+        "; ".join(f"{name}: {notes[name]}" for name in changed) or "every range kept"
+    )
+
+
 def _source_trials(env: SweepEnv, stage: Stage) -> list[Any]:
     assert stage.narrow_from is not None
-    source = env.spec.stage(stage.narrow_from) if env.spec.stages else stage
-    return summaries(env.storage.get_trials(env.sweep.id, stage=stage.narrow_from), source.epochs)
+    return _trials_of(env, stage.narrow_from)
+
+
+def _trials_of(env: SweepEnv, name: str) -> list[Any]:
+    return summaries(env.storage.get_trials(env.sweep.id, stage=name), env.spec.stage(name).epochs)
 
 
 def stage_plan(env: SweepEnv, stage: Stage, notes: dict[str, str]) -> dict[str, Any]:

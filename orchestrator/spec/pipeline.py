@@ -9,7 +9,8 @@ Defaults, so that every number can be left out:
   trial count of each variant;
 * ``epochs``: the stage's, else the top-level ``epochs``, else a constant ``parameters.epochs``,
   else hyperband's ``max_iter``, else 20;
-* ``narrow_from`` defaults to the previous stage (``null``: search the full space again).
+* ``narrow_from`` defaults to the previous stage (``null``: search the full space again);
+  ``narrowing: false`` keeps the full space but still warm-starts from ``narrow_from``.
 """
 
 from __future__ import annotations
@@ -154,10 +155,24 @@ def _narrow_from(sec: Section, earlier: list[Stage]) -> str | None:
 
 
 def _narrowing(sec: Section, used: bool) -> Narrowing:
+    if isinstance(sec.raw("narrowing"), bool):  # `narrowing: false`: full space, still warm
+        enabled = sec.boolean("narrowing", True)
+        if not used:
+            sec.warn("narrowing", "narrowing is unused: this stage has no narrow_from")
+        return Narrowing(enabled=enabled)
+    value = sec.raw("narrowing")
+    if value is not None and not isinstance(value, dict):
+        sec.error(
+            "narrowing",
+            "expected a mapping (top, top_count, margin, min_width, min_categories, min_agreement) "
+            "or false, "
+            f"but got {describe(value)}",
+        )
+        return Narrowing()
     nar = sec.section("narrowing")
     if nar is None:
         return Narrowing()
-    nar.check_keys(("top", "top_count", "margin", "min_width", "min_categories"))
+    nar.check_keys(("top", "top_count", "margin", "min_width", "min_categories", "min_agreement"))
     if not used:
         nar.warn(None, "narrowing is unused: this stage has no narrow_from")
     default = Narrowing()
@@ -167,6 +182,9 @@ def _narrowing(sec: Section, used: bool) -> Narrowing:
         margin=nar.number("margin", default.margin, minimum=0.0),
         min_width=nar.number("min_width", default.min_width, above=0.0, maximum=1.0),
         min_categories=nar.integer("min_categories", default.min_categories, minimum=1),
+        min_agreement=nar.number(
+            "min_agreement", default.min_agreement, minimum=-1.0, maximum=1.0, nullable=True
+        ),
     )
 
 

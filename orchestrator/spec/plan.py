@@ -46,7 +46,7 @@ def _param(param: Param) -> dict[str, Any]:
     return out
 
 
-def _stage(stage: Stage) -> dict[str, Any]:
+def _stage(stage: Stage, spec: SweepSpec) -> dict[str, Any]:
     variants = [
         {
             "name": v.name,
@@ -58,7 +58,11 @@ def _stage(stage: Stage) -> dict[str, Any]:
     ]
     narrowing = None
     if stage.narrow_from is not None:
-        narrowing = {"from": stage.narrow_from, **vars(stage.narrowing)}
+        # the stage whose agreement with the source decides (stages.narrowing.narrow_for_stage)
+        checked = spec.stage(stage.narrow_from).narrow_from
+        if not stage.narrowing.enabled or stage.narrowing.min_agreement is None:
+            checked = None
+        narrowing = {"from": stage.narrow_from, **vars(stage.narrowing), "agreement_with": checked}
     return {
         "name": stage.name,
         "subset": stage.subset,
@@ -73,7 +77,7 @@ def _stage(stage: Stage) -> dict[str, Any]:
 
 def plan_dict(spec: SweepSpec) -> dict[str, Any]:
     """The resolved plan, JSON-safe."""
-    stages = [_stage(s) for s in spec.stages]
+    stages = [_stage(s, spec) for s in spec.stages]
     last = spec.stages[-1] if spec.stages else None
     val = spec.validation
     val_epochs = val.epochs or (last.epochs if last else 0)

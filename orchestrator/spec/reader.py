@@ -111,10 +111,11 @@ class Section:
         minimum: float | None = None,
         above: float | None = None,
         maximum: float | None = None,
+        nullable: bool = False,
     ) -> Any:
-        """A finite number; ``above`` is an exclusive lower bound."""
+        """A finite number; ``above`` is an exclusive lower bound; ``nullable``: null is None."""
         value = self.raw(key, default)
-        if key not in self.items or (value is None and default is None):
+        if key not in self.items or (value is None and (default is None or nullable)):
             return value
         if not is_number(value):
             self.error(key, f"expected a number, but got {describe(value)}")

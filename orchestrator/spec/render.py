@@ -28,9 +28,14 @@ def _et(et: dict[str, Any] | None) -> str:
 def _stage_lines(i: int, st: dict[str, Any]) -> list[str]:
     head = f"stage {i}  {st['name']}: subset {st['subset']}, {st['method']}, {st['epochs']} epochs, {st['trials']} trials"
     nar = st["narrowing"]
-    if nar is not None:
+    if nar is not None and not nar.get("enabled", True):
+        head += "; full space (narrowing off)"
+        head += f", warm-started from {nar['from']}" if st["warm_start"] else ""
+    elif nar is not None:
         top = f"top {nar['top_count']}" if nar["top_count"] else f"top {nar['top']:.0%}"
         head += f"; space narrowed from {nar['from']} ({top}, margin {nar['margin']:g}, min width {nar['min_width']:g})"
+        if nar.get("agreement_with"):
+            head += f" if it ranks configs like {nar['agreement_with']} (rank agreement >= {nar['min_agreement']:g}, else the full space)"
         head += ", warm-started" if st["warm_start"] else ""
     lines = [head]
     for v in st["variants"]:

@@ -240,3 +240,17 @@ def test_narrowed_range_is_inside_and_holds_every_top_value(case, scores, top, m
     tops = [t.config["p"] for t in rank_trials(trials, "maximize")[:k]]
     assert param.low <= got.low < got.high <= param.high
     assert all(got.low <= v <= got.high for v in tops)
+
+
+def test_narrowing_off_keeps_the_full_space_and_says_so() -> None:
+    space = {"lr": Numeric(1e-4, 1e-2, log=True), "opt": Categorical(("adam", "sgd"))}
+    trials = [
+        TrialSummary(id=i, config={"lr": 1e-3 + i * 1e-5, "opt": "adam"}, value=float(i))
+        for i in range(6)
+    ]
+    narrowed = narrow_space(space, trials, Narrowing(enabled=False), "maximize")
+    assert narrowed.space == space
+    assert set(narrowed.notes) == {"lr", "opt"}
+    assert all("narrowing is off" in note for note in narrowed.notes.values())
+    # the same trials with narrowing on do narrow, so the flag is what kept the space
+    assert narrow_space(space, trials, Narrowing(), "maximize").space != space

@@ -170,3 +170,86 @@ def test_shipped_quick_sweep_runs_through_the_pipeline(storage, make_sweep, tmp_
     assert storage.get_sweep(sweep_id).state == "completed"
     assert len(stages["select"].summary["picks"]) == 3
     assert storage.count_trials(sweep_id, stage="validate") == 9
+
+
+def test_narrowing_off_searches_the_full_space_warm_started(
+    storage, make_sweep, quick_yaml, tmp_path, request
+):
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    text = quick_yaml.replace(
+        "  - {name: stage2, subset: 4000, trials: 6}",
+        "  - {name: stage2, subset: 4000, trials: 6, narrowing: false}",
+    )
+    assert text != quick_yaml
+    sweep_id = make_sweep(text)
+    _run(storage, sweep_id, tmp_path, sim_cls(tmp_path))
+
+    stages = {s.name: s for s in storage.get_stages(sweep_id)}
+    assert space_from_dict(stages["stage2"].space) == space_from_dict(stages["stage1"].space)
+    notes = stages["stage2"].plan["narrowing_notes"]
+    assert set(notes) == {"lr", "weight_decay", "optimizer"}
+    assert all("narrowing is off" in n for n in notes.values())
+    # warm start: stage 2 first re-trains stage 1's two best completed configs
+    names = ("lr", "weight_decay", "optimizer")
+    finished = [t for t in storage.get_trials(sweep_id, stage="stage1") if t.status == "completed"]
+    best = sorted(finished, key=lambda t: -t.best_value)[:2]
+    first = sorted(storage.get_trials(sweep_id, stage="stage2"), key=lambda t: t.id)[:2]
+    assert [{k: t.config[k] for k in names} for t in first] == [
+        {k: t.config[k] for k in names} for t in best
+    ]
+    # stage 3 narrows from stage 2 as usual: its lr range is inside the original one
+    s3 = space_from_dict(stages["stage3"].space)
+    assert s3["lr"].high / s3["lr"].low < 100  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("min_agreement", "narrowed"), [(1.0, False), (-1.0, True)], ids=["unmet", "met"]
+)
+def test_stage3_narrows_only_if_stages_1_and_2_agree(
+    storage, make_sweep, quick_yaml, tmp_path, request, min_agreement, narrowed
+):
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    text = quick_yaml.replace(
+        "  - {name: stage2, subset: 4000, trials: 6}",
+        "  - {name: stage2, subset: 4000, trials: 10}",
+    ).replace(
+        "    subset: 8000\n",
+        f"    subset: 8000\n    narrowing: {{top: 0.25, margin: 0.0, min_agreement: {min_agreement}}}\n",
+    )
+    assert text.count("trials: 10}") == 2 and "min_agreement" in text
+    sweep_id = make_sweep(text)
+    _run(storage, sweep_id, tmp_path, sim_cls(tmp_path))
+
+    stages = {s.name: s for s in storage.get_stages(sweep_id)}
+    s1, s3 = (space_from_dict(stages[n].space) for n in ("stage1", "stage3"))
+    note = stages["stage3"].plan["narrowing_notes"]["lr"]
+    assert "rank agreement" in note and "over 10 trials" in note
+    if narrowed:
+        assert "stage2 ranks configs like stage1" in note
+        assert s3["lr"] != s1["lr"]
+    else:
+        assert "stage2 ranks configs unlike stage1" in note and "below min_agreement 1" in note
+        assert s3 == s1
+
+
+def test_space_line_says_how_each_stage_space_was_made() -> None:
+    from orchestrator.runner.pipeline import space_line
+    from stages.spec import Stage
+
+    stage = Stage(name="refine", subset=8000, trials=4, epochs=3, narrow_from="narrowed")
+    unlike = "unchanged: narrowed ranks configs unlike wide (rank agreement +0.12 over 40 trials, below min_agreement 0.5); full space, warm-started"
+    assert space_line(stage, {"lr": unlike, "wd": unlike}) == (
+        "[refine] full space, warm-started: narrowed ranks configs unlike wide "
+        "(rank agreement +0.12 over 40 trials, below min_agreement 0.5)"
+    )
+    off = "unchanged: narrowing is off (full space, warm-started from the source stage)"
+    assert space_line(stage, {"lr": off}) == (
+        "[refine] full space, warm-started from narrowed (narrowing off)"
+    )
+    notes = {
+        "lr": "[0.0003, 0.003] -> [0.0005, 0.002] from top 20 of 40",
+        "opt": "unchanged: no top trial's config holds it",
+    }
+    assert space_line(stage, notes) == (
+        "[refine] space narrowed from narrowed: lr: [0.0003, 0.003] -> [0.0005, 0.002] from top 20 of 40"
+    )

@@ -96,6 +96,10 @@ def test_parameter_errors_are_located(errors, body: str, expected: str) -> None:
             "t.yaml:6:15: stages[1].narrow_from: must name an earlier stage, but got 'c' (a string) (earlier stages: a)",
         ),
         (
+            "stages:\n  - {name: a}\n  - {name: b, narrowing: 3}\n",
+            "t.yaml:6:15: stages[1].narrowing: expected a mapping (top, top_count, margin, min_width, min_categories, min_agreement) or false, but got 3 (an integer)",
+        ),
+        (
             "stages:\n  - name: a\n    variants: [{name: v}, {name: v}]\n",
             "t.yaml:6:28: stages[0].variants[1].name: duplicate variant name 'v'",
         ),

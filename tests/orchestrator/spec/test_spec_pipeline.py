@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.spec import default_template, load_spec, parse_spec, plan_dict, render_plan
+from orchestrator.spec.serialize import spec_from_dict, spec_to_dict
 from stages.spec import Hyperband, MedianStopping, Metric, Model
 from trainers.registry import MODELS
 
@@ -109,6 +110,82 @@ selection: {k: 8}
     assert c.total_trials == 8
 
 
+def test_narrowing_false_keeps_the_warm_start_and_round_trips(parse) -> None:
+    text = """\
+model: dprnn
+parameters: {lr: {min: 0.1, max: 0.2}}
+stages:
+  - {name: a, subset: 10}
+  - {name: b, subset: 20, narrowing: false}
+  - {name: c, subset: 40, narrowing: {top: 0.25}}
+"""
+    parsed = parse(text)
+    spec = parsed.spec
+    a, b, c = spec.stages
+    assert (b.narrow_from, b.narrowing.enabled, b.warm_start) == ("a", False, True)
+    assert c.narrowing.enabled and c.narrowing.top == 0.25
+    assert spec_from_dict(spec_to_dict(spec)) == spec
+    lines = render_plan(parsed).splitlines()
+    assert any(
+        "b: subset 20" in x and "full space (narrowing off), warm-started from a" in x
+        for x in lines
+    )
+    assert any("c: subset 40" in x and "space narrowed from b (top 25%" in x for x in lines)
+
+
+def test_min_agreement_is_read_and_shown_where_it_applies(parse) -> None:
+    text = """\
+model: dprnn
+parameters: {lr: {min: 0.1, max: 0.2}}
+stages:
+  - {name: a, subset: 10}
+  - {name: b, subset: 20}
+  - {name: c, subset: 40, narrowing: {min_agreement: 0.7}}
+  - {name: d, subset: 80, narrowing: {min_agreement: null}}
+"""
+    parsed = parse(text)
+    b, c, d = parsed.spec.stages[1:]
+    assert (b.narrowing.min_agreement, c.narrowing.min_agreement, d.narrowing.min_agreement) == (
+        0.5,
+        0.7,
+        None,
+    )
+    plan = plan_dict(parsed.spec)
+    # b narrows from the first stage: nothing to compare with; c narrows from b if b ranks
+    # configs like a; d has the check off
+    assert [s["narrowing"] and s["narrowing"]["agreement_with"] for s in plan["stages"]] == [
+        None,
+        None,
+        "a",
+        None,
+    ]
+    (line,) = [x for x in render_plan(parsed).splitlines() if x.startswith("stage 3")]
+    assert "from b (top 50%, margin 0.5, min width 0.3) if it ranks configs like a" in line
+    assert "(rank agreement >= 0.7, else the full space)" in line
+
+
+def test_min_agreement_out_of_range_is_located(errors) -> None:
+    text = "model: dprnn\nparameters: {lr: {min: 0.1, max: 0.2}}\nstages:\n  - {name: a}\n  - {name: b, narrowing: {min_agreement: 2}}\n"
+    assert errors(text) == [
+        "t.yaml:5:27: stages[1].narrowing.min_agreement: must be <= 1.0, but got 2"
+    ]
+
+
+def test_narrowing_false_without_a_source_warns(parse) -> None:
+    text = "model: dprnn\nparameters: {lr: {min: 0.1, max: 0.2}}\nstages:\n  - {name: a, narrowing: false}\n"
+    (warning,) = parse(text).warnings
+    assert str(warning) == (
+        "t.yaml:4:15: warning: stages[0].narrowing: narrowing is unused: this stage has no narrow_from"
+    )
+
+
+def test_stored_specs_from_before_the_narrowing_flag_still_load(parse) -> None:
+    data = spec_to_dict(parse_spec(default_template("dprnn")).spec)
+    for stage in data["stages"]:
+        del stage["narrowing"]["enabled"]  # what a sweep stored before 2026-11-22 holds
+    assert all(s.narrowing.enabled for s in spec_from_dict(data).stages)
+
+
 def test_rungs_beyond_the_epochs_warn(parse) -> None:
     text = "model: dprnn\nparameters: {lr: {min: 0.1, max: 0.2}}\nepochs: 5\nearly_terminate: {type: hyperband, min_iter: 10}\n"
     (warning,) = parse(text).warnings
@@ -142,6 +219,11 @@ def test_init_template_validates_for_every_model(model: str) -> None:
     assert spec.model.name == model and spec.metric.name == MODELS[model].metric
     assert [s.subset for s in spec.stages] == [2000, 4000, 8000]
     assert [v.name for v in spec.stages[2].variants] == ["hyperband", "median"]
+    # stage 3 narrows from stage 2 only where stages 1 and 2 rank configs alike
+    assert [(s.narrow_from, s.narrowing.min_agreement) for s in spec.stages[1:]] == [
+        ("wide", 0.5),
+        ("narrowed", 0.5),
+    ]
     assert (spec.selection.k, spec.validation.subset, spec.validation.seeds) == (
         5,
         16000,
