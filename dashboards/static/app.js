@@ -14,6 +14,18 @@ window.addEventListener("load", route);
 
 function setLive(on) { document.getElementById("live").classList.toggle("on", on); }
 function stateBadge(s) { return `<span class="state ${esc(s)}">${esc(s)}</span>`; }
+// How a search stage's space was made (narrowed, or kept whole because the subsets disagreed);
+// the per-parameter notes show on hover.
+function spaceNote(plan) {
+  const notes = plan.narrowing_notes || {};
+  const first = Object.values(notes)[0];
+  if (!plan.narrow_from || !first) return "";
+  const text = first.includes("ranks configs unlike") ? "full space: subsets rank configs differently"
+    : first.includes("narrowing is off") ? "full space (narrowing off)"
+    : `narrowed from ${plan.narrow_from}`;
+  const hover = Object.entries(notes).map(([k, v]) => `${k}: ${v}`).join("\n");
+  return `<div class="sub" title="${esc(hover)}">${esc(text)}</div>`;
+}
 function bar(done, planned) {
   const pct = planned ? Math.min(100, Math.round(100 * done / planned)) : 0;
   return `<div class="bar" title="${done}/${planned}"><span style="width:${pct}%"></span></div>`;
@@ -116,7 +128,7 @@ const SweepPage = {
       const plan = st.plan || {};
       const sub = st.kind === "search" ? `${plan.subset ?? "?"} samples · ${(plan.variants || []).map(v => v.name).join(" | ") || plan.method || ""}`
         : st.kind === "select" ? `top-${plan.k ?? "?"}` : `${plan.subset ?? "?"} samples × ${(plan.seeds || []).length} seeds`;
-      return `<div class="step ${esc(st.state)}"><div class="title">${esc(st.name)}</div><div class="sub">${esc(sub)}</div>
+      return `<div class="step ${esc(st.state)}"><div class="title">${esc(st.name)}</div><div class="sub">${esc(sub)}</div>${spaceNote(plan)}
         <div>${stateBadge(st.state)} ${st.kind === "select" ? "" : `<span class="muted">best ${fmt(st.best_value)}</span>`}</div>
         ${st.kind === "select" ? `<div class="sub">${((st.summary || {}).picks || []).length} configs picked</div>`
           : `${bar(st.trials_done, st.trials_planned)}<div class="sub">${st.trials_done}/${st.trials_planned} trials</div>`}</div>`;

@@ -76,7 +76,7 @@ resources:
 
 # The stages, in order, on growing nested subsets of the training data. A stage's space is
 # narrowed from the top trials of `narrow_from` (default: the previous stage) and its search is
-# warm-started with them.
+# warm-started with them (`narrowing: false` keeps the full space and only warm-starts).
 stages:
   - name: wide                # stage 1: wide search on 2K samples
     subset: 2000
@@ -93,6 +93,9 @@ stages:
   - name: refine              # stage 3: two variants in parallel, same space and data
     subset: 8000
     trials: 30                # per variant
+                              # narrowed from stage 2 only if stages 1 and 2 rank configs
+                              # alike (narrowing.min_agreement, default 0.5); else the full
+                              # space again, warm-started (BENCHMARKS.md, sample efficiency)
     variants:
       - name: hyperband       # aggressive: inherits the hyperband above
       - name: median          # conservative: lets slow starters finish

@@ -190,6 +190,10 @@ def test_live_dashboard_follows_a_running_sweep(server: str, tmp_path: Path) -> 
                     timeout=60_000,
                 )
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            # stage2's step says how its space was made, with the per-parameter notes on hover
+            note = page.locator("#pipeline .step", has_text="stage2").locator(".sub[title]")
+            assert note.inner_text() == "narrowed from stage1"
+            assert "lr: " in (note.get_attribute("title") or "")
         finally:
             browser.close()
     assert problems.js == [], problems.js
