@@ -29,7 +29,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--benchmarks", default="sim,hartmann", help="comma list of sim, hartmann, real")
     p.add_argument("--repetitions", type=int, default=20)
-    p.add_argument("--strategies", default="progressive,flat,asha,optuna,subset-hb")
+    p.add_argument(
+        "--strategies",
+        default="progressive,flat,asha,optuna,subset-hb",
+        help="comma list of progressive, flat, asha, optuna, subset-hb ('' with --variant: "
+        "only the variants)",
+    )
     p.add_argument("--pilot", type=int, default=3, help="pilot repetitions that size B_flat")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument(
@@ -55,7 +60,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="CSV",
         help="add the rows of an earlier run (same pilot, so the same B_flat) to the report",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    from benchmarks.sample_efficiency.strategies import STRATEGIES
+
+    unknown = [s for s in args.strategies.split(",") if s and s not in STRATEGIES]
+    if unknown:
+        p.error(f"unknown strategies {', '.join(unknown)}; valid: {', '.join(STRATEGIES)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
