@@ -70,3 +70,21 @@ def test_quick_run_reports_every_strategy(tmp_path: Path) -> None:
         assert f"| sim | {strategy} |" in text
     assert "nan" not in text.lower()
     assert plot.stat().st_size > 0
+
+
+def test_the_pipeline_is_resized_to_spend_its_budget() -> None:
+    from benchmarks.sample_efficiency import experiment
+
+    b_flat = 7.29e7  # the simulator's B_flat (pilot); a wrong cost model makes m twice too big
+    true_cost = experiment.search_cost("sim", 1, None)
+    wrong = experiment.Plan("sim", b_flat, true_cost / 2, 160)
+    row = experiment.run_task(experiment.Task(wrong, "progressive", 0.25, rep=0))
+    assert abs(row["compute_fraction"] - 0.25) <= 0.25 * experiment.RESIZE_TOLERANCE + 1e-9
+    # without resizing, that m overspends far beyond the tolerance
+    bench = sim_benchmark()
+    spec = template_spec(bench)
+    budget = 0.25 * b_flat
+    fixed = validation_k(spec, budget) * experiment.validation_cost(spec)
+    m = (budget - fixed) / (true_cost / 2)
+    unsized = STRATEGIES["progressive"](Run(bench, 0, budget, spec, m=m))
+    assert unsized.compute / b_flat > 0.25 * (1 + 2 * experiment.RESIZE_TOLERANCE)
