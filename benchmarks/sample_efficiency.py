@@ -32,8 +32,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--strategies",
         default="progressive,flat,asha,optuna,subset-hb",
-        help="comma list of progressive, flat, asha, optuna, subset-hb ('' with --variant: "
-        "only the variants)",
+        help="comma list of progressive, flat, asha, optuna, subset-hb, or the diagnostic "
+        "subset-hb-minus-validation ('' with --variant: only the variants)",
     )
     p.add_argument("--pilot", type=int, default=3, help="pilot repetitions that size B_flat")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
@@ -61,11 +61,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="add the rows of an earlier run (same pilot, so the same B_flat) to the report",
     )
     args = p.parse_args(argv)
-    from benchmarks.sample_efficiency.strategies import STRATEGIES
+    from benchmarks.sample_efficiency.strategies import DIAGNOSTICS, STRATEGIES
 
-    unknown = [s for s in args.strategies.split(",") if s and s not in STRATEGIES]
+    valid = [*STRATEGIES, *DIAGNOSTICS]
+    unknown = [s for s in args.strategies.split(",") if s and s not in valid]
     if unknown:
-        p.error(f"unknown strategies {', '.join(unknown)}; valid: {', '.join(STRATEGIES)}")
+        p.error(f"unknown strategies {', '.join(unknown)}; valid: {', '.join(valid)}")
     return args
 
 

@@ -25,12 +25,12 @@ from typing import Any
 from benchmarks.sample_efficiency.objectives import make_benchmark
 from benchmarks.sample_efficiency.simulate import Ledger
 from benchmarks.sample_efficiency.strategies import (
-    STRATEGIES,
     Run,
     flat_spec,
     progressive,
     search_stages,
     select_and_validate,
+    strategy,
     template_spec,
     validation_cost,
     validation_k,
@@ -107,7 +107,7 @@ def run_task(task: Task) -> dict[str, Any]:
     if task.strategy.startswith("progressive"):
         k = validation_k(spec, budget)
         m = max(MIN_M, (budget - k * validation_cost(spec)) / task.plan.progressive_search_cost)
-    fn = STRATEGIES["progressive" if task.strategy.startswith("progressive") else task.strategy]
+    fn = strategy("progressive" if task.strategy.startswith("progressive") else task.strategy)
     out = fn(Run(bench, task.rep, budget, spec, m=m))
     if task.strategy.startswith("progressive") and bench.cheap_truth:
         m, out = resize_to_budget(bench, spec, task.rep, budget, m, out)

@@ -337,10 +337,22 @@ STRATEGIES: dict[str, Callable[[Run], Outcome]] = {
 }
 
 
+# Runs that explain a result rather than compete: selectable with --strategies, not run by default.
+DIAGNOSTICS: dict[str, Callable[[Run], Outcome]] = {}
+
+
+def strategy(name: str) -> Callable[[Run], Outcome]:
+    return {**STRATEGIES, **DIAGNOSTICS}[name]
+
+
 def register_subset_hb() -> None:
-    from benchmarks.sample_efficiency.subset_hb import subset_hyperband
+    from benchmarks.sample_efficiency.subset_hb import (
+        subset_hyperband,
+        subset_hyperband_minus_validation,
+    )
 
     STRATEGIES["subset-hb"] = subset_hyperband
+    DIAGNOSTICS["subset-hb-minus-validation"] = subset_hyperband_minus_validation
 
 
 register_subset_hb()

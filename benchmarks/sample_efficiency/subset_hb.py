@@ -13,13 +13,21 @@ driven here directly with Rungs' proposers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from benchmarks.sample_efficiency.simulate import Ledger, run_clock
 from benchmarks.sample_efficiency.sources import FixedRun, FixedSource
-from benchmarks.sample_efficiency.strategies import SEED_STRIDE, WORKERS, Outcome, Run
+from benchmarks.sample_efficiency.strategies import (
+    SEED_STRIDE,
+    WORKERS,
+    Outcome,
+    Run,
+    validation_cost,
+    validation_k,
+)
 from orchestrator.runner.proposers import Proposer, RandomProposer, TPEProposer
 from stages.trials import signed
 
@@ -90,6 +98,14 @@ def subset_hyperband(run: Run) -> Outcome:
         bracket += 1
     top = max(level for level, values in seen.items() if values)
     return Outcome(max(seen[top], key=lambda r: r[0])[1], ledger.sample_epochs, ledger.trials)
+
+
+def subset_hyperband_minus_validation(run: Run) -> Outcome:
+    """Diagnostic: subset-hyperband with the search budget the default pipeline has left after
+    its k x seeds validation (the same k). Subset-hyperband itself validates nothing, so this
+    separates its search efficiency from the validation the default pays for."""
+    fixed = validation_k(run.spec, run.budget) * validation_cost(run.spec)
+    return subset_hyperband(dataclasses.replace(run, budget=max(0.0, run.budget - fixed)))
 
 
 def _train(

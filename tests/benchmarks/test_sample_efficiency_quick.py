@@ -88,3 +88,17 @@ def test_the_pipeline_is_resized_to_spend_its_budget() -> None:
     m = (budget - fixed) / (true_cost / 2)
     unsized = STRATEGIES["progressive"](Run(bench, 0, budget, spec, m=m))
     assert unsized.compute / b_flat > 0.25 * (1 + 2 * experiment.RESIZE_TOLERANCE)
+
+
+def test_subset_hb_minus_validation_searches_with_what_the_default_has_left() -> None:
+    from benchmarks.sample_efficiency import experiment
+    from benchmarks.sample_efficiency.strategies import DIAGNOSTICS
+
+    bench = sim_benchmark()
+    spec = template_spec(bench)
+    budget = 0.25 * 7.29e7
+    fixed = validation_k(spec, budget) * experiment.validation_cost(spec)
+    plain = STRATEGIES["subset-hb"](Run(bench, 0, budget, spec))
+    diag = DIAGNOSTICS["subset-hb-minus-validation"](Run(bench, 0, budget, spec))
+    assert "subset-hb-minus-validation" not in STRATEGIES  # not part of the default comparison
+    assert plain.compute >= budget and budget - fixed <= diag.compute < plain.compute - fixed / 2
