@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stages.fidelity import Agreement, rank_agreement
+from stages.fidelity import MIN_TRIALS, Agreement, rank_agreement
 from stages.space import Categorical, Numeric, Param, Space
 from stages.spec import Goal, Narrowing
 from stages.stopping import format_number
@@ -121,9 +121,13 @@ def narrow_for_stage(
         )
         return NarrowedSpace(dict(space), {name: note for name in space}, agreement)
     narrowed = narrow_space(space, source, narrowing, goal)
-    if agreement is None:
-        return narrowed
-    why = f"; {names[0]} ranks configs like {names[1]} ({agreement.describe()})"
+    if agreement is None:  # too few trials to tell: narrow as configured, and say so
+        why = (
+            f"; agreement with {names[1]} not measured "
+            f"(fewer than {MIN_TRIALS} trials with a value on a side, or no spread)"
+        )
+    else:
+        why = f"; {names[0]} ranks configs like {names[1]} ({agreement.describe()})"
     notes = {name: note + why for name, note in narrowed.notes.items()}
     return NarrowedSpace(narrowed.space, notes, agreement)
 

@@ -83,3 +83,13 @@ def test_without_a_check_the_source_is_narrowed(narrowing: Narrowing, earlier: b
     out = narrow_for_stage(SPACE, source, before, narrowing, "maximize")
     assert out.agreement is None
     assert out.space == narrow_space(SPACE, source, narrowing, "maximize").space != SPACE
+
+
+def test_too_few_trials_narrow_as_configured_and_say_so() -> None:
+    earlier, source = _stage(40, 1, peak_low), _stage(MIN_TRIALS - 1, 2, peak_high)
+    out = narrow_for_stage(SPACE, source, earlier, Narrowing(top=0.2), "maximize", ("s2", "s1"))
+    assert out.agreement is None
+    assert out.space == narrow_space(SPACE, source, Narrowing(top=0.2), "maximize").space
+    assert out.notes["lr"].endswith(
+        f"; agreement with s1 not measured (fewer than {MIN_TRIALS} trials with a value on a side, or no spread)"
+    )
