@@ -47,11 +47,13 @@ _GRID_TOL = 1e-9
 @dataclass(frozen=True)
 class NarrowedSpace:
     """The narrowed space and, per parameter, a note saying what changed and from what;
-    ``agreement`` when the source stage's fidelity agreement was measured."""
+    ``agreement`` when the source stage's fidelity agreement was measured; ``summary``: one
+    line on how the space was made (set by :func:`narrow_for_stage`)."""
 
     space: Space
     notes: dict[str, str]
     agreement: Agreement | None = None
+    summary: str = ""
 
     def describe(self) -> list[str]:
         """``["lr: [0.0003, 0.003] -> ... from top 8 of 31 completed trials", ...]``."""
@@ -105,31 +107,42 @@ def narrow_for_stage(
     names: tuple[str, str] = ("the source stage", "the stage before it"),
 ) -> NarrowedSpace:
     """:func:`narrow_space` from ``source``'s trials, unless ``source`` ranks configs unlike
-    ``earlier`` (the stage ``source`` was narrowed from; empty when there is none): below
-    ``narrowing.min_agreement`` the full space is kept, and the notes say why.
+    ``earlier`` (the stage ``source`` was narrowed from, :meth:`SweepSpec.agreement_stage`;
+    empty when no check applies): below ``narrowing.min_agreement`` the full space is kept.
+    The notes (per parameter) and the summary (one line) say which way it went and why.
 
     Why: narrowing twice on a small subset's evidence compounds its bias. Where two subsets
     already disagree, the next, bigger one is not expected to agree with either (module
     :mod:`stages.fidelity`)."""
-    if not narrowing.enabled or narrowing.min_agreement is None or not earlier:
-        return narrow_space(space, source, narrowing, goal)
-    agreement = rank_agreement(space, earlier, source)
-    if agreement is not None and agreement.rho < narrowing.min_agreement:
-        note = (
-            f"unchanged: {names[0]} ranks configs unlike {names[1]} ({agreement.describe()}, "
-            f"below min_agreement {narrowing.min_agreement:g}); full space, warm-started"
+    src, before = names
+    if not narrowing.enabled:
+        narrowed = narrow_space(space, source, narrowing, goal)
+        return dataclasses.replace(
+            narrowed, summary=f"full space, warm-started from {src} (narrowing off)"
         )
-        return NarrowedSpace(dict(space), {name: note for name in space}, agreement)
-    narrowed = narrow_space(space, source, narrowing, goal)
-    if agreement is None:  # too few trials to tell: narrow as configured, and say so
+    if narrowing.min_agreement is None:
+        earlier = []  # the check is off: narrow as configured
+    agreement = rank_agreement(space, earlier, source) if earlier else None
+    if agreement is not None and agreement.rho < (narrowing.min_agreement or 0.0):
         why = (
-            f"; agreement with {names[1]} not measured "
+            f"{src} ranks configs unlike {before} ({agreement.describe()}, "
+            f"below min_agreement {narrowing.min_agreement:g})"
+        )
+        notes = {name: f"unchanged: {why}; full space, warm-started" for name in space}
+        return NarrowedSpace(dict(space), notes, agreement, f"full space, warm-started: {why}")
+    narrowed = narrow_space(space, source, narrowing, goal)
+    why = ""
+    if agreement is not None:
+        why = f"; {src} ranks configs like {before} ({agreement.describe()})"
+    elif earlier:  # too few trials to tell: narrow as configured, and say so
+        why = (
+            f"; agreement with {before} not measured "
             f"(fewer than {MIN_TRIALS} trials with a value on a side, or no spread)"
         )
-    else:
-        why = f"; {names[0]} ranks configs like {names[1]} ({agreement.describe()})"
     notes = {name: note + why for name, note in narrowed.notes.items()}
-    return NarrowedSpace(narrowed.space, notes, agreement)
+    changed = [name for name, note in narrowed.notes.items() if not note.startswith("unchanged")]
+    summary = f"narrowed from {src} ({', '.join(changed) or 'every range kept'}){why}"
+    return NarrowedSpace(narrowed.space, notes, agreement, summary)
 
 
 def top_configs(trials: Sequence[TrialSummary], goal: Goal, n: int) -> list[dict[str, Any]]:

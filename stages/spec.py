@@ -179,6 +179,15 @@ class SweepSpec:
     wandb: Mapping[str, Any] | None = field(default_factory=lambda: {"mode": "offline"})
     seed: int = 0
 
+    def agreement_stage(self, stage: Stage) -> str | None:
+        """The stage whose agreement with ``stage``'s source decides whether ``stage`` narrows
+        (``Narrowing.min_agreement``): the source's own ``narrow_from``; None when no check
+        applies (no source, narrowing off, the check off, or a source narrowed from nothing)."""
+        nar = stage.narrowing
+        if stage.narrow_from is None or not nar.enabled or nar.min_agreement is None:
+            return None
+        return self.stage(stage.narrow_from).narrow_from
+
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
             if stage.name == name:

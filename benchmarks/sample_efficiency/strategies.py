@@ -201,7 +201,7 @@ def search_stages(
         space, warm = dict(run.spec.parameters), []
         if stage.narrow_from:
             source = stage.narrow_from
-            earlier = run.spec.stage(source).narrow_from
+            earlier = run.spec.agreement_stage(stage)
             # as the runner does: against the original space, and only where subsets agree
             narrowed = narrow_for_stage(
                 dict(run.spec.parameters),

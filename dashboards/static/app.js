@@ -14,17 +14,12 @@ window.addEventListener("load", route);
 
 function setLive(on) { document.getElementById("live").classList.toggle("on", on); }
 function stateBadge(s) { return `<span class="state ${esc(s)}">${esc(s)}</span>`; }
-// How a search stage's space was made (narrowed, or kept whole because the subsets disagreed);
-// the per-parameter notes show on hover.
+// How a search stage's space was made (the runner's one-line summary: narrowed, or kept whole
+// because the subsets disagreed); the per-parameter notes show on hover.
 function spaceNote(plan) {
-  const notes = plan.narrowing_notes || {};
-  const first = Object.values(notes)[0];
-  if (!plan.narrow_from || !first) return "";
-  const text = first.includes("ranks configs unlike") ? "full space: subsets rank configs differently"
-    : first.includes("narrowing is off") ? "full space (narrowing off)"
-    : `narrowed from ${plan.narrow_from}`;
-  const hover = Object.entries(notes).map(([k, v]) => `${k}: ${v}`).join("\n");
-  return `<div class="sub" title="${esc(hover)}">${esc(text)}</div>`;
+  if (!plan.space_summary) return "";
+  const hover = Object.entries(plan.narrowing_notes || {}).map(([k, v]) => `${k}: ${v}`).join("\n");
+  return `<div class="sub" title="${esc(hover)}">${esc(plan.space_summary)}</div>`;
 }
 function bar(done, planned) {
   const pct = planned ? Math.min(100, Math.round(100 * done / planned)) : 0;

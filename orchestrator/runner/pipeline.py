@@ -20,7 +20,8 @@ from orchestrator.runner.handoff import run_selection, run_validation
 from orchestrator.runner.jobs import Executor, SweepEnv, search_job, summaries
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import StageRecord
-from stages.space import Space, space_from_dict, space_to_dict
+from stages.narrowing import NarrowedSpace, narrow_for_stage
+from stages.space import space_from_dict, space_to_dict
 from stages.spec import Stage, SweepSpec
 
 WORKDIR_ENV = "RUNGS_WORKDIR"
@@ -128,10 +129,11 @@ def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: St
     record = _stage_record(env, stage.name)
     if record is not None and record.state == "completed":
         return
-    space, notes = stage_space(env, stage, record)
-    if env.progress and notes and record is None:
-        print(space_line(stage, notes), file=sys.stderr, flush=True)
-    plan = stage_plan(env, stage, notes)
+    derived = stage_space(env, stage, record)
+    if env.progress and derived.summary and record is None:
+        print(f"[{stage.name}] {derived.summary}", file=sys.stderr, flush=True)
+    space = derived.space
+    plan = stage_plan(env, stage, derived)
     stage_id = env.storage.upsert_stage(
         env.sweep.id,
         stage.name,
@@ -151,51 +153,36 @@ def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: St
     env.storage.set_stage_state(stage_id, "completed", summary=stage_summary(env, stage.name))
 
 
-def stage_space(
-    env: SweepEnv, stage: Stage, record: StageRecord | None
-) -> tuple[Space, dict[str, str]]:
+def stage_space(env: SweepEnv, stage: Stage, record: StageRecord | None) -> NarrowedSpace:
     """The stored space when the stage ran before (resume), else narrowed from ``narrow_from``'s
-    trials, else the sweep's full space.
+    trials (:func:`stages.narrowing.narrow_for_stage`), else the sweep's full space.
 
     Narrowing is always measured against the sweep's *original* space (margins and the minimum
     width are fractions of the original ranges), not the source stage's already narrowed one:
     narrowing a narrowed space compounds (stage 3 ends at a few percent of each range), which
     the sample-efficiency benchmark showed loses ~0.3 dB on the seed-004 simulator."""
     if record is not None and record.space:
-        return space_from_dict(record.space), dict(record.plan.get("narrowing_notes", {}))
+        plan = record.plan or {}
+        return NarrowedSpace(
+            space_from_dict(record.space),
+            dict(plan.get("narrowing_notes", {})),
+            summary=plan.get("space_summary", ""),
+        )
     if not stage.narrow_from:
-        return dict(env.spec.parameters), {}
-    from stages.narrowing import narrow_for_stage
-
+        return NarrowedSpace(dict(env.spec.parameters), {})
     source = _stage_record(env, stage.narrow_from)
     if source is None or not source.space:
         raise RuntimeError(
             f"stage {stage.name!r} narrows from {stage.narrow_from!r}, which has not run"
         )
-    # the stage the source was narrowed from: their agreement decides whether to narrow again
-    earlier = env.spec.stage(stage.narrow_from).narrow_from
-    narrowed = narrow_for_stage(
+    earlier = env.spec.agreement_stage(stage)
+    return narrow_for_stage(
         dict(env.spec.parameters),
         _source_trials(env, stage),
         _trials_of(env, earlier) if earlier else [],
         stage.narrowing,
         env.goal,
         names=(stage.narrow_from, earlier or ""),
-    )
-    return narrowed.space, narrowed.notes
-
-
-def space_line(stage: Stage, notes: dict[str, str]) -> str:
-    """One stderr line on how the stage's space was derived (the notes say it per parameter)."""
-    first = next(iter(notes.values()), "")
-    if "ranks configs unlike" in first:  # stages.narrowing.narrow_for_stage kept the full space
-        why = first.split(": ", 1)[1].removesuffix("; full space, warm-started")
-        return f"[{stage.name}] full space, warm-started: {why}"
-    if "narrowing is off" in first:
-        return f"[{stage.name}] full space, warm-started from {stage.narrow_from} (narrowing off)"
-    changed = [name for name, note in notes.items() if not note.startswith("unchanged")]
-    return f"[{stage.name}] space narrowed from {stage.narrow_from}: " + (
-        "; ".join(f"{name}: {notes[name]}" for name in changed) or "every range kept"
     )
 
 
@@ -208,7 +195,7 @@ def _trials_of(env: SweepEnv, name: str) -> list[Any]:
     return summaries(env.storage.get_trials(env.sweep.id, stage=name), env.spec.stage(name).epochs)
 
 
-def stage_plan(env: SweepEnv, stage: Stage, notes: dict[str, str]) -> dict[str, Any]:
+def stage_plan(env: SweepEnv, stage: Stage, derived: NarrowedSpace) -> dict[str, Any]:
     variants = [{"name": v.name, "trials": v.trials} for v in stage.effective_variants()]
     return {
         "subset": stage.subset,
@@ -217,7 +204,8 @@ def stage_plan(env: SweepEnv, stage: Stage, notes: dict[str, str]) -> dict[str, 
         "trials": stage.total_trials,
         "variants": variants,
         "narrow_from": stage.narrow_from,
-        "narrowing_notes": notes,
+        "narrowing_notes": derived.notes,
+        "space_summary": derived.summary,
         "workdir": str(env.sweep_dir.parent),
         "sweep_dir": str(env.sweep_dir),
     }

@@ -58,11 +58,11 @@ def _stage(stage: Stage, spec: SweepSpec) -> dict[str, Any]:
     ]
     narrowing = None
     if stage.narrow_from is not None:
-        # the stage whose agreement with the source decides (stages.narrowing.narrow_for_stage)
-        checked = spec.stage(stage.narrow_from).narrow_from
-        if not stage.narrowing.enabled or stage.narrowing.min_agreement is None:
-            checked = None
-        narrowing = {"from": stage.narrow_from, **vars(stage.narrowing), "agreement_with": checked}
+        narrowing = {
+            "from": stage.narrow_from,
+            **vars(stage.narrowing),
+            "agreement_with": spec.agreement_stage(stage),
+        }
     return {
         "name": stage.name,
         "subset": stage.subset,

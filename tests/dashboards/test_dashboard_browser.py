@@ -192,7 +192,7 @@ def test_live_dashboard_follows_a_running_sweep(server: str, tmp_path: Path) -> 
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             # stage2's step says how its space was made, with the per-parameter notes on hover
             note = page.locator("#pipeline .step", has_text="stage2").locator(".sub[title]")
-            assert note.inner_text() == "narrowed from stage1"
+            assert note.inner_text().startswith("narrowed from stage1 (")
             assert "lr: " in (note.get_attribute("title") or "")
         finally:
             browser.close()

@@ -62,6 +62,10 @@ def test_disagreeing_stages_keep_the_full_space_and_say_why() -> None:
     assert out.agreement is not None and out.agreement.rho < 0.5
     assert "s2 ranks configs unlike s1" in out.notes["lr"]
     assert "below min_agreement 0.5" in out.notes["lr"]
+    assert out.summary == (
+        f"full space, warm-started: s2 ranks configs unlike s1 ({out.agreement.describe()}, "
+        "below min_agreement 0.5)"
+    )
 
 
 def test_agreeing_stages_narrow_as_configured() -> None:
@@ -70,6 +74,7 @@ def test_agreeing_stages_narrow_as_configured() -> None:
     assert out.agreement is not None and out.agreement.rho >= 0.5
     assert out.space == narrow_space(SPACE, source, Narrowing(), "maximize").space
     assert out.space["lr"] != SPACE["lr"]
+    assert out.summary.startswith("narrowed from the source stage (lr")
 
 
 @pytest.mark.parametrize(
@@ -93,3 +98,10 @@ def test_too_few_trials_narrow_as_configured_and_say_so() -> None:
     assert out.notes["lr"].endswith(
         f"; agreement with s1 not measured (fewer than {MIN_TRIALS} trials with a value on a side, or no spread)"
     )
+
+
+def test_narrowing_off_keeps_the_full_space_and_its_summary_says_so() -> None:
+    source, earlier = _stage(30, 2, peak_low), _stage(40, 1, peak_low)
+    out = narrow_for_stage(SPACE, source, earlier, Narrowing(enabled=False), "maximize", ("b", "a"))
+    assert out.space == SPACE and out.agreement is None
+    assert out.summary == "full space, warm-started from b (narrowing off)"

@@ -189,6 +189,9 @@ def test_narrowing_off_searches_the_full_space_warm_started(
     notes = stages["stage2"].plan["narrowing_notes"]
     assert set(notes) == {"lr", "weight_decay", "optimizer"}
     assert all("narrowing is off" in n for n in notes.values())
+    assert stages["stage2"].plan["space_summary"] == (
+        "full space, warm-started from stage1 (narrowing off)"
+    )
     # warm start: stage 2 first re-trains stage 1's two best completed configs
     names = ("lr", "weight_decay", "optimizer")
     finished = [t for t in storage.get_trials(sweep_id, stage="stage1") if t.status == "completed"]
@@ -224,32 +227,12 @@ def test_stage3_narrows_only_if_stages_1_and_2_agree(
     s1, s3 = (space_from_dict(stages[n].space) for n in ("stage1", "stage3"))
     note = stages["stage3"].plan["narrowing_notes"]["lr"]
     assert "rank agreement" in note and "over 10 trials" in note
+    summary = stages["stage3"].plan["space_summary"]
     if narrowed:
         assert "stage2 ranks configs like stage1" in note
+        assert summary.startswith("narrowed from stage2 (") and "ranks configs like" in summary
         assert s3["lr"] != s1["lr"]
     else:
         assert "stage2 ranks configs unlike stage1" in note and "below min_agreement 1" in note
+        assert summary.startswith("full space, warm-started: stage2 ranks configs unlike stage1")
         assert s3 == s1
-
-
-def test_space_line_says_how_each_stage_space_was_made() -> None:
-    from orchestrator.runner.pipeline import space_line
-    from stages.spec import Stage
-
-    stage = Stage(name="refine", subset=8000, trials=4, epochs=3, narrow_from="narrowed")
-    unlike = "unchanged: narrowed ranks configs unlike wide (rank agreement +0.12 over 40 trials, below min_agreement 0.5); full space, warm-started"
-    assert space_line(stage, {"lr": unlike, "wd": unlike}) == (
-        "[refine] full space, warm-started: narrowed ranks configs unlike wide "
-        "(rank agreement +0.12 over 40 trials, below min_agreement 0.5)"
-    )
-    off = "unchanged: narrowing is off (full space, warm-started from the source stage)"
-    assert space_line(stage, {"lr": off}) == (
-        "[refine] full space, warm-started from narrowed (narrowing off)"
-    )
-    notes = {
-        "lr": "[0.0003, 0.003] -> [0.0005, 0.002] from top 20 of 40",
-        "opt": "unchanged: no top trial's config holds it",
-    }
-    assert space_line(stage, notes) == (
-        "[refine] space narrowed from narrowed: lr: [0.0003, 0.003] -> [0.0005, 0.002] from top 20 of 40"
-    )
