@@ -32,13 +32,17 @@ venv: $(VENV)/.installed
 demo: venv
 	$(BIN)/rungs run $(SWEEP)
 
-## Run the whole test suite.
-test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+## Run every check: lint, formatting, types, import contracts, then the whole test suite with a
+## throwaway PostgreSQL and a Chromium (found, or installed when possible: tests/services.py).
+test: lint
+	$(BIN)/mypy orchestrator stages trainers
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/python tests/services.py $(PYTEST_ARGS)
 
+## The quick subset: lint and formatting.
 lint: venv
 	$(BIN)/ruff check orchestrator trainers stages tests benchmarks
 	$(BIN)/ruff format --check orchestrator trainers stages tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache

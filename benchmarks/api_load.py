@@ -37,9 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.spec import parse_spec, spec_to_dict  # noqa: E402
 from orchestrator.storage import SQLStorage  # noqa: E402
 from orchestrator.storage.records import ResultRow  # noqa: E402
+from orchestrator.sweepfile import parse_spec, spec_to_dict  # noqa: E402
 from stages.space import space_to_dict  # noqa: E402
 
 YAML = """\

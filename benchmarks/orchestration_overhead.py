@@ -77,8 +77,8 @@ def raw_ray(trials: int, reports: int, tuned: bool, root: Path) -> float:
 
 def rungs(trials: int, reports: int, root: Path) -> float:
     from orchestrator.runner.pipeline import run_sweep
-    from orchestrator.spec import parse_spec, spec_to_dict
     from orchestrator.storage import open_storage
+    from orchestrator.sweepfile import parse_spec, spec_to_dict
 
     parsed = parse_spec(SWEEP.format(trials=trials, reports=reports), "overhead.yaml")
     storage = open_storage(f"sqlite:///{root / 'rungs.db'}")

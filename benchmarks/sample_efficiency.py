@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/sample_efficiency.py --benchmarks sim,hartmann --repetitions 20
     .venv/bin/python benchmarks/sample_efficiency.py --quick          # smoke run, about a minute
 
-Writes ``--out`` (markdown tables), ``<out stem>.csv`` (every run) and ``--plot``. Strategies,
-budgets and the simulator are described in ``benchmarks/sample_efficiency/`` and
-``docs/simulator.md``; ``--benchmarks real`` trains tiny DPRNNs (about 1.5 h with --jobs 2).
+Writes ``--out`` (markdown tables), ``<out stem>.csv`` (every run) and ``--plot``, by default
+in ``benchmarks/results/``. Strategies, budgets and the simulator are described in
+``benchmarks/sample_efficiency/`` and ``docs/simulator.md``; ``--benchmarks real`` trains tiny
+DPRNNs (about 1.5 h with --jobs 2).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+RESULTS = ROOT / "benchmarks" / "results"  # where every benchmark output lands
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
 
@@ -43,8 +45,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="budgets as fractions of the flat sweep's (comma list)",
     )
     p.add_argument("--quick", action="store_true", help="sim only, 2 repetitions, 2 budgets")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/sample_efficiency_tables.md")
-    p.add_argument("--plot", type=Path, default=ROOT / "benchmarks/sample_efficiency.png")
+    p.add_argument("--out", type=Path, default=RESULTS / "sample_efficiency_tables.md")
+    p.add_argument("--plot", type=Path, default=RESULTS / "sample_efficiency.png")
     p.add_argument(
         "--variant",
         action="append",

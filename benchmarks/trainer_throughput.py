@@ -84,7 +84,7 @@ def _asteroid_pairs() -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
     """name -> (build ours, build Asteroid's) with the same architecture."""
     from asteroid.models import ConvTasNet, DPRNNTasNet
 
-    from trainers import convtasnet, dprnn
+    from trainers.models import convtasnet, dprnn
 
     ctn = convtasnet.PRESETS["paper"]
     dp = dprnn.PRESETS["paper"]

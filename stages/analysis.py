@@ -1,7 +1,9 @@
-"""Sweep analysis: the per-stage tables and hyperparameter correlations of the seed log.
+"""Sweep analysis: per-stage tables, hyperparameter correlations and importances, findings.
 
 Correlations use the goal-signed metric (:func:`stages.trials.signed`), so a positive rho always
-means "larger values go with better results", for maximize and minimize goals alike.
+means "larger values go with better results", for maximize and minimize goals alike. Optuna
+(for importances) is imported inside the functions that use it: it is heavy, and every other
+analysis needs only numpy, scipy and pandas.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from scipy import stats
 
 from stages.space import Categorical, Numeric, Space
 from stages.spec import Goal
-from stages.trials import FINISHED, TrialSummary, signed
+from stages.states import TrialState
+from stages.trials import TrialSummary, signed
 
-# status column -> the trial states it counts
+# status column -> the trial state it counts
 _STATUS_COLUMNS = {
-    "finished": (FINISHED,),
-    "stopped": ("early_stopped",),
-    "diverged": ("diverged",),
-    "failed": ("failed",),
+    "finished": TrialState.COMPLETED,
+    "stopped": TrialState.EARLY_STOPPED,
+    "diverged": TrialState.DIVERGED,
+    "failed": TrialState.FAILED,
 }
 
 
@@ -38,8 +41,8 @@ def _finite_values(trials: Sequence[TrialSummary]) -> list[float]:
 def _stage_row(label: str, trials: Sequence[TrialSummary], goal: Goal) -> dict[str, Any]:
     n = len(trials)
     row: dict[str, Any] = {"stage": label, "trials": n}
-    for column, states in _STATUS_COLUMNS.items():
-        count = sum(t.status in states for t in trials)
+    for column, state in _STATUS_COLUMNS.items():
+        count = sum(t.status == state for t in trials)
         row[column] = count
         row[f"{column}_pct"] = 100.0 * count / n if n else math.nan
     values = _finite_values(trials)
@@ -129,6 +132,70 @@ def correlations(trials: Sequence[TrialSummary], space: Space, goal: Goal) -> pd
     frame = pd.DataFrame(rows, columns=columns)
     frame["note"] = frame["note"].fillna("")
     return frame
+
+
+def _distribution(param: Numeric | Categorical, values: list[Any]) -> Any:
+    """stages.space -> an Optuna distribution wide enough for every observed value."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(param, Categorical):
+        return CategoricalDistribution(tuple(dict.fromkeys([*param.values, *values])))
+    numbers = [float(v) for v in values]
+    low, high = min([param.low, *numbers]), max([param.high, *numbers])
+    if param.integer and all(x.is_integer() for x in numbers):
+        return IntDistribution(int(math.floor(low)), int(math.ceil(high)), log=param.log)
+    return FloatDistribution(low, high, log=param.log)
+
+
+def _usable(param: Numeric | Categorical, value: Any) -> bool:
+    if isinstance(param, Categorical):
+        return value is None or isinstance(value, (bool, int, float, str))
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return numeric and math.isfinite(value) and (not param.log or value > 0)
+
+
+def _importance_inputs(
+    trials: Sequence[TrialSummary], space: Space
+) -> tuple[dict[str, Any], list[TrialSummary]]:
+    params = {n: p for n, p in space.items() if isinstance(p, (Numeric, Categorical))}
+    # an in-memory study needs valid values: keep trials that have every parameter, usable
+    scored = [
+        t
+        for t in trials
+        if t.value is not None
+        and math.isfinite(t.value)
+        and all(n in t.config and _usable(p, t.config[n]) for n, p in params.items())
+    ]
+    dists = {n: _distribution(p, [t.config[n] for t in scored]) for n, p in params.items()}
+    return dists, scored
+
+
+def hyperparameter_importance(
+    trials: Sequence[TrialSummary], space: Space, goal: Goal
+) -> dict[str, float]:
+    """Optuna's default importances (PED-ANOVA: deterministic, no scikit-learn, which fANOVA
+    needs), summing to 1, most important first, over trials that have a finite value and every
+    searchable parameter. Empty with fewer than 2 such trials, no searchable parameter, or a
+    metric that never varies. PED-ANOVA asks what sets the goal's best trials apart, so the
+    goal matters."""
+    import optuna
+
+    dists, scored = _importance_inputs(trials, space)
+    if len(scored) < 2 or not dists or len({t.value for t in scored}) < 2:
+        return {}
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # "A new study created" is noise here
+    try:
+        study = optuna.create_study(direction=goal)
+        for t in scored:
+            params = {n: t.config[n] for n in dists}
+            study.add_trial(
+                optuna.trial.create_trial(params=params, distributions=dists, value=t.value)
+            )
+        result = optuna.importance.get_param_importances(study)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return {name: float(v) for name, v in result.items() if math.isfinite(v)}
 
 
 def _performance(metric: str, goal: Goal) -> str:

@@ -23,7 +23,8 @@ from stages.trials import FINISHED, TrialSummary
 
 DEFAULT_CSV_NAME = "top5_configs_for_validation.csv"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_LEADING = ("rank", "trial_id", "name", "stage", "variant")
+# name: the pick's name (config<rank>, what validation calls it); source: the trial it came from
+_LEADING = ("rank", "name", "source", "trial_id", "stage", "variant")
 # W&B run-table columns that describe the run, not its config or its metric.
 _WANDB_META = {
     "name", "state", "notes", "user", "tags", "created", "runtime", "sweep", "id", "run id",
@@ -35,19 +36,28 @@ _WANDB_STATES = {"finished": FINISHED, "killed": "early_stopped", "running": "ru
 log = logging.getLogger(__name__)
 
 
-def picks_to_frame(picks: Sequence[Pick], space: Space, metric: str = "metric") -> pd.DataFrame:
-    """One row per pick: rank, trial_id, name, stage, variant, ``metric``, every hyperparameter
-    of ``space`` (in its order, then config keys outside it, sorted), distance_to_nearest."""
+def picks_to_frame(
+    picks: Sequence[Pick],
+    space: Space,
+    metric: str = "metric",
+    names: Sequence[str | None] | None = None,
+) -> pd.DataFrame:
+    """One row per pick: rank, name, source, trial_id, stage, variant, ``metric``, every
+    hyperparameter of ``space`` (in its order, then config keys outside it, sorted),
+    distance_to_nearest. ``name`` is :attr:`Pick.name` unless ``names`` gives one per pick;
+    ``source`` is the name of the trial the pick came from."""
     extra = sorted({k for p in picks for k in p.trial.config if k not in space})
     params = [*space, *extra]
     clash = set(params) & {*_LEADING, metric, "distance_to_nearest"}
     if clash:
         raise ValueError(f"hyperparameter names {sorted(clash)} clash with the table's columns")
+    if names is None:
+        names = [p.name for p in picks]
     rows = []
-    for p in picks:
+    for p, name in zip(picks, names, strict=True):
         t = p.trial
         row: dict[str, Any] = dict(
-            zip(_LEADING, (p.rank, t.id, t.name, t.stage, t.variant), strict=True)
+            zip(_LEADING, (p.rank, name, t.name, t.id, t.stage, t.variant), strict=True)
         )
         row[metric] = t.value
         row.update({name: t.config.get(name) for name in params})

@@ -3,8 +3,8 @@
 Narrowing trusts the source stage's ranking. That is safe when small subsets rank configs like
 the full data (as on the augmented Hartmann-6), and throws away the optimum when they do not (on
 the seed-004 simulator, 2K and 16K agree with Spearman 0.53, and narrowing twice lost up to 0.4
-dB: benchmarks/RESULTS_sample_efficiency.md). Rungs cannot see the full data's ranking, but by
-the time a stage narrows from a stage that was itself narrowed from an earlier one, it has two
+dB: benchmarks/results/RESULTS_sample_efficiency.md). Rungs cannot see the full data's ranking,
+but by the time a stage narrows from a stage that was itself narrowed from an earlier one, it has two
 fidelities side by side and can measure how far they agree.
 
 :func:`rank_agreement` compares them without retraining anything: for every trial of the

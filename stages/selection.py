@@ -48,6 +48,17 @@ from stages.trials import TrialSummary, signed
 _TIE = 1e-9
 
 
+def pick_name(rank: int) -> str:
+    """The one name of the ``rank``-th pick on every surface: the name its validation runs carry
+    (``config1`` ... ``config5``); the trial it came from is shown beside it (:func:`pick_label`)."""
+    return f"config{rank}"
+
+
+def pick_label(name: str, source: str | None) -> str:
+    """``config5 (median-001)``: a pick's name with the search trial it came from."""
+    return f"{name} ({source})" if source else name
+
+
 @dataclass(frozen=True)
 class Pick:
     """One selected config: ``score`` is quality + diversity x distance (see module docs)."""
@@ -56,6 +67,10 @@ class Pick:
     trial: TrialSummary
     distance_to_nearest: float | None
     score: float
+
+    @property
+    def name(self) -> str:
+        return pick_name(self.rank)
 
 
 def _is_missing(x: Any) -> bool:

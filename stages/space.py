@@ -1,7 +1,7 @@
 """Search-space parameters: the one representation every part of Rungs shares.
 
 A W&B sweep distribution (``log_uniform_values``, ``q_normal``, ``values`` ...) is parsed once, by
-``orchestrator.spec``, into one of three frozen dataclasses:
+``orchestrator.sweepfile``, into one of three frozen dataclasses:
 
 * :class:`Constant` - a fixed value (W&B ``value`` / ``constant``),
 * :class:`Categorical` - a finite set of values (W&B ``values`` / ``categorical``),

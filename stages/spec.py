@@ -1,6 +1,6 @@
 """The resolved sweep specification: plain frozen dataclasses, no YAML, no I/O.
 
-``orchestrator.spec`` turns a sweep YAML into a :class:`SweepSpec` (with located errors);
+``orchestrator.sweepfile`` (the sweep-file parser) turns a sweep YAML into a :class:`SweepSpec` (with located errors);
 everything after that - the stage logic here, the Ray runner, the API - reads only these objects.
 Keeping them pure lets stage logic be tested with hand-built specs in milliseconds.
 
@@ -23,6 +23,7 @@ from stages.space import Space
 
 Goal = Literal["maximize", "minimize"]
 Method = Literal["grid", "random", "bayes"]
+DatasetKind = Literal["demo", "manifest"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class Narrowing:
 
     The defaults are mild on purpose, like the seed-004 researcher's own narrowing (which kept
     60-85% of each log range): on the calibrated simulator, narrowing to the top 25% with a 10%
-    margin threw away the optimum before the last stage (benchmarks/RESULTS_sample_efficiency.md).
+    margin threw away the optimum before the last stage
+    (benchmarks/results/RESULTS_sample_efficiency.md).
 
     ``enabled=False`` (YAML ``narrowing: false``) keeps the sweep's full space: the stage is
     still warm-started with ``narrow_from``'s best configs but may search everywhere again.
@@ -143,10 +145,32 @@ class Model:
 
 
 @dataclass(frozen=True)
+class Program:
+    """A user's own training script (W&B's ``program:``), run the way ``wandb agent`` runs it.
+
+    ``path`` is as written in the sweep file (W&B's ``${program}``) and runs in ``workdir``,
+    the absolute folder of the sweep file (or, over HTTP, of an allowed programs folder).
+    ``command`` is W&B's command template (None: W&B's default). ``parameters`` names the
+    program's arguments that receive each stage's values (``subset``, ``epochs``, ``seed``).
+    ``nested`` maps a space name that came from W&B nested parameters (``optimizer.lr``) to its
+    path (``("optimizer", "lr")``), so that the program gets a nested dict as under W&B while a
+    dotted name written as such (``model.lr``) stays one flat key. ``grace_seconds`` is the time
+    between SIGTERM and SIGKILL when a trial is stopped.
+    """
+
+    path: str
+    workdir: str
+    command: tuple[str, ...] | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    nested: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    grace_seconds: float = 3.0
+
+
+@dataclass(frozen=True)
 class Dataset:
     """``kind: demo`` synthesises the built-in corpus; ``kind: manifest`` reads LibriMix CSVs."""
 
-    kind: Literal["demo", "manifest"] = "demo"
+    kind: DatasetKind = "demo"
     train_manifest: str | None = None
     valid_manifest: str | None = None
     valid_size: int = 200
@@ -178,6 +202,27 @@ class SweepSpec:
     validation: Validation = field(default_factory=Validation)
     wandb: Mapping[str, Any] | None = field(default_factory=lambda: {"mode": "offline"})
     seed: int = 0
+    program: Program | None = None  # set for a user's own training script (model "program")
+
+    @property
+    def search_trials(self) -> int:
+        return sum(s.total_trials for s in self.stages)
+
+    @property
+    def validation_runs(self) -> int:
+        """Top-k x seeds when validation is on, else 0."""
+        return self.selection.k * len(self.validation.seeds) if self.validation.enabled else 0
+
+    @property
+    def total_trials(self) -> int:
+        """What the sweep plans to train: the search trials plus the validation runs."""
+        return self.search_trials + self.validation_runs
+
+    def budget_epochs(self, stage: Stage) -> int | None:
+        """The iterations a trial of ``stage`` runs when nothing stops it: the stage's epochs
+        for a built-in model; None for a program, which decides itself how many values of
+        the metric it logs (a program that ends on its own has spent its whole budget)."""
+        return None if self.program is not None else stage.epochs
 
     def agreement_stage(self, stage: Stage) -> str | None:
         """The stage whose agreement with ``stage``'s source decides whether ``stage`` narrows

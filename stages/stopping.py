@@ -6,6 +6,9 @@ wraps it in a Ray ``TrialScheduler``; the simulated clock of :mod:`stages.curves
 tests. Because the orchestrator rebuilds a rule after a restart by replaying the stored results
 through a fresh instance, a rule must be deterministic: the same results in the same order give
 the same decisions.
+
+The rules themselves import this module; :mod:`stages.stopping_rules` builds one from a stage's
+settings, so the contract never imports the rules.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from stages.spec import EarlyTerminate, Goal, Hyperband, MedianStopping
+from stages.spec import Goal
 
 RuleName = Literal["hyperband", "median"]
 _RULE_TITLES = {"hyperband": "hyperband", "median": "median stopping"}
@@ -92,46 +95,6 @@ class StoppingRule(Protocol):
     def on_result(self, trial_id: str, iteration: int, value: float) -> StopDecision | None: ...
 
     def on_complete(self, trial_id: str) -> None: ...
-
-
-def make_stopping_rule(
-    early_terminate: EarlyTerminate | None, goal: Goal, max_epochs: int | None = None
-) -> StoppingRule | None:
-    """The rule a stage variant asks for (None: no early stopping)."""
-    # Imported here because both modules import this one for StopDecision.
-    from stages.hyperband import HyperbandStopper
-    from stages.median import MedianStopper
-
-    rule: StoppingRule
-    if early_terminate is None:
-        return None
-    if isinstance(early_terminate, Hyperband):
-        rule = HyperbandStopper(early_terminate, goal, max_epochs=max_epochs)
-    elif isinstance(early_terminate, MedianStopping):
-        rule = MedianStopper(early_terminate, goal)
-    else:
-        raise TypeError(
-            f"unknown early_terminate {early_terminate!r}; valid: Hyperband, MedianStopping, None"
-        )
-    return rule if max_epochs is None else FinalEpochGuard(rule, max_epochs)
-
-
-class FinalEpochGuard:
-    """Never stop a trial at its last epoch: it has spent its whole budget, so stopping saves
-    nothing, and it would wrongly mark a finished trial ``early_stopped`` (which keeps it out of
-    the full-budget candidates of selection). The value still reaches the rule, so thresholds
-    see it.
-    """
-
-    def __init__(self, rule: StoppingRule, max_epochs: int) -> None:
-        self.rule, self.max_epochs = rule, max_epochs
-
-    def on_result(self, trial_id: str, iteration: int, value: float) -> StopDecision | None:
-        decision = self.rule.on_result(trial_id, iteration, value)
-        return None if iteration >= self.max_epochs else decision
-
-    def on_complete(self, trial_id: str) -> None:
-        self.rule.on_complete(trial_id)
 
 
 def format_number(x: float) -> str:

@@ -37,6 +37,31 @@ class DataRequest:
 
 
 @dataclass(frozen=True)
+class ProgramRequest:
+    """A user's training script run as a trial, the way ``wandb agent`` runs it (see
+    :mod:`trainers.program`). ``program`` is as written in the sweep file (W&B's ``${program}``)
+    and runs in ``workdir``, the sweep file's directory. ``command`` is the W&B command template
+    (None: W&B's default). ``program_parameters`` names the program's arguments that receive the
+    stage's values: ``{"subset": "train_samples", "epochs": "epochs", "seed": "seed"}``, any
+    subset of those three keys. ``log_dir`` receives stdout.log, stderr.log, the pid file and
+    W&B's offline files. ``interpreter`` None is the worker's own Python."""
+
+    program: str
+    workdir: str
+    metric: str
+    goal: Literal["maximize", "minimize"]
+    log_dir: str
+    command: tuple[str, ...] | None = None
+    program_parameters: Mapping[str, str] = field(default_factory=dict)
+    interpreter: str | None = None
+    grace_seconds: float = 3.0  # between SIGTERM and SIGKILL when the trial is stopped
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # e.g. CUDA_VISIBLE_DEVICES
+    sweep: str = ""
+    stage: str = ""
+    trial: str = ""
+
+
+@dataclass(frozen=True)
 class TrialRequest:
     """One training run.
 
@@ -56,6 +81,7 @@ class TrialRequest:
     device: str | None = None  # None: cuda when available, else cpu
     checkpoint_dir: str | None = None  # where to write checkpoints; None: no checkpoints
     resume_from: str | None = None  # a checkpoint directory to resume from exactly
+    program: ProgramRequest | None = None  # set for a user's program (trainers.program)
 
 
 @dataclass

@@ -65,10 +65,11 @@ RESIDENT_LIMIT_BYTES = 2 * 1024**3  # subsets below this are copied to the GPU o
 class DeviceBatches:
     """Batches cut from a dataset whose tensors already live on the device.
 
-    A small subset moved to the GPU once and sliced there avoids the per-step host work that
-    made loading the bottleneck in seed 003. Items are still produced by the dataset (so random
-    crops change every epoch); shuffling draws from a CPU ``generator``, the same one a
-    DataLoader would use, so the data order is checkpointed and resumes exactly.
+    A small subset moved to the GPU once and sliced there avoids the per-step host work that a
+    researcher's speaker-recognition notes name as the bottleneck ("slower due to bottleneck in
+    CPU" at batch size 64). Items are still produced by the dataset (so random crops change
+    every epoch); shuffling draws from a CPU ``generator``, the same one a DataLoader would use,
+    so the data order is checkpointed and resumes exactly.
     """
 
     def __init__(

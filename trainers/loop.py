@@ -4,7 +4,9 @@ One epoch = train over the subset, validate, step the LR schedule on the validat
 the checkpoint, report. The loop is task-agnostic (:mod:`trainers.tasks`) and device-agnostic
 (:mod:`trainers.device`): the same code runs in fp32 on a CPU and under autocast on a GPU.
 
-Failure handling follows what the sweeps in seeds 000/004 ran into:
+Failure handling follows what researchers' logs record: non-finite losses (a VoxCeleb log
+wrote a NaN-debugging guide for them), and an SPMamba run on PolSESS that diverged with NaNs
+under AMP at epoch 21 while its reruns in fp32 trained stably:
 
 * a non-finite loss or gradient skips that batch (counted, reported as ``skipped_batches``);
 * more than ``max_nonfinite_batches`` in one epoch (or every batch of it) restores the
@@ -22,7 +24,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +33,7 @@ from torch.utils.data import DataLoader
 
 from trainers import checkpoint as ckpt
 from trainers.api import Reporter, TrialOutcome, TrialRequest
+from trainers.config import OPTIMIZERS, LoopConfig, resolve_config
 from trainers.device import (
     DeviceBatches,
     amp_dtype,
@@ -42,50 +44,6 @@ from trainers.device import (
 )
 from trainers.registry import load_model_module, model_entry
 from trainers.tasks import Task, get_task
-
-
-@dataclass(frozen=True)
-class LoopConfig:
-    """Training hyperparameters (the non-architecture keys of ``TrialRequest.hparams``)."""
-
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float | None = 5.0  # max global grad norm; 0 or None turns clipping off
-    lr_factor: float = 0.5  # ReduceLROnPlateau factor
-    lr_patience: int = 2  # ReduceLROnPlateau patience (epochs)
-    batch_size: int = 4
-    optimizer: str = "adam"  # adam | adamw
-    early_stop_patience: int | None = None  # epochs without improvement; None = never stop
-    max_nonfinite_batches: int = 10  # per epoch, before the fp32 retry / divergence
-    num_workers: int | None = None  # None: 0 on CPU, up to 4 on CUDA
-    amp: bool = True  # autocast on CUDA (never on CPU)
-
-
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-LOOP_KEYS = frozenset(f.name for f in dataclasses.fields(LoopConfig))
-
-
-def resolve_config(request: TrialRequest, module: ModuleType) -> tuple[Any, LoopConfig]:
-    """Split ``request.hparams`` into the model's ``Config`` (preset + overrides) and the loop's.
-
-    Raises ``ValueError`` for an unknown preset, an unknown key or an unknown optimizer, listing
-    the valid names.
-    """
-    if request.preset not in module.PRESETS:
-        valid = ", ".join(sorted(module.PRESETS))
-        raise ValueError(f"unknown preset {request.preset!r} for {request.model}; valid: {valid}")
-    arch_keys = {f.name for f in dataclasses.fields(module.Config)}
-    unknown = set(request.hparams) - arch_keys - LOOP_KEYS
-    if unknown:
-        raise ValueError(
-            f"unknown hparams {sorted(unknown)} for model {request.model!r}; valid architecture "
-            f"keys: {sorted(arch_keys)}; valid training keys: {sorted(LOOP_KEYS)}"
-        )
-    arch = {k: v for k, v in request.hparams.items() if k in arch_keys}
-    loop = LoopConfig(**{k: v for k, v in request.hparams.items() if k in LOOP_KEYS})
-    if loop.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {loop.optimizer!r}; valid: {sorted(OPTIMIZERS)}")
-    return dataclasses.replace(module.PRESETS[request.preset], **arch), loop
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -176,7 +134,7 @@ def build_run(request: TrialRequest, task: Task | None) -> Run:
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode=mode, factor=loop.lr_factor, patience=loop.lr_patience
     )
-    train_ds, valid_ds = task.build_data(request)
+    train_ds, valid_ds = task.build_data(request, arch)  # data parameters live in the config
     batches = functools.partial(
         make_batches, device=device, batch_size=loop.batch_size, num_workers=loop.num_workers
     )
@@ -217,7 +175,8 @@ def train_epoch_or_retry(run: Run) -> EpochStats:
     if not stats.aborted:
         return stats
     restore_state(run, snapshot)
-    run.progress.amp = False  # AMP off for the rest of the trial: seed 004 ran stably in fp32
+    # AMP off for the rest of the trial: fp32 is what stopped SPMamba diverging
+    run.progress.amp = False
     run.scaler = make_grad_scaler(run.device, enabled=False)
     retry = train_epoch(run)
     run.progress.skipped_batches += retry.skipped

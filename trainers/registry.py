@@ -1,13 +1,17 @@
 """Registry of trainable models: a dict of names to lazily imported modules.
 
-Each model module (one file per model, e.g. ``trainers/dprnn.py``) defines:
+A registered module is one of two kinds:
 
-* ``Config`` - a dataclass of architecture hyperparameters (any field may be overridden, and so
-  searched, from the sweep YAML),
-* ``PRESETS: dict[str, Config]`` - at least ``tiny`` (trains on 2 CPU cores) and ``paper``,
-* ``build(config) -> torch.nn.Module`` - the model,
-* optionally ``run_trial(request, reporter) -> TrialOutcome`` when the model does not train with the
-  shared loop (the synthetic benchmark functions do this).
+* a neural model (:mod:`trainers.models`, one file per model, e.g. ``trainers/models/dprnn.py``),
+  trained by the shared loop, defines
+
+  * ``Config`` - a dataclass of architecture hyperparameters (any field may be overridden, and
+    so searched, from the sweep YAML),
+  * ``PRESETS: dict[str, Config]`` - at least ``tiny`` (trains on 2 CPU cores) and ``paper``,
+  * ``build(config) -> torch.nn.Module`` - the model;
+
+* a learning-curve function (:mod:`trainers.curves`) defines
+  ``run_trial(request, reporter) -> TrialOutcome`` and trains nothing.
 
 Importing is lazy so that ``rungs --help`` and the API never pay for torch.
 """
@@ -31,7 +35,9 @@ class ModelEntry:
 
 
 def _separation(name: str, description: str) -> ModelEntry:
-    return ModelEntry(name, f"trainers.{name}", "separation", "si_sdr", "maximize", description)
+    return ModelEntry(
+        name, f"trainers.models.{name}", "separation", "si_sdr", "maximize", description
+    )
 
 
 MODELS: dict[str, ModelEntry] = {
@@ -43,7 +49,7 @@ MODELS: dict[str, ModelEntry] = {
         _separation("spmamba", "SPMamba (Li et al. 2024), dual-path bidirectional Mamba"),
         ModelEntry(
             "resnetse34v2",
-            "trainers.resnetse34v2",
+            "trainers.models.resnetse34v2",
             "verification",
             "eer",
             "minimize",
@@ -51,7 +57,7 @@ MODELS: dict[str, ModelEntry] = {
         ),
         ModelEntry(
             "deepspeech2",
-            "trainers.deepspeech2",
+            "trainers.models.deepspeech2",
             "ctc",
             "cer",
             "minimize",
@@ -59,15 +65,15 @@ MODELS: dict[str, ModelEntry] = {
         ),
         ModelEntry(
             "fastcnn",
-            "trainers.fastcnn",
+            "trainers.models.fastcnn",
             "classification",
             "accuracy",
             "maximize",
-            "LightweightCNNEncoder (seed 001), residual 1-D CNN speaker classifier",
+            "LightweightCNNEncoder (voiceflow's fast_cnn), residual 1-D CNN speaker classifier",
         ),
         ModelEntry(
             "synthetic",
-            "trainers.synthetic",
+            "trainers.curves.synthetic",
             "synthetic",
             "score",
             "maximize",
@@ -75,15 +81,15 @@ MODELS: dict[str, ModelEntry] = {
         ),
         ModelEntry(
             "sim-seed004",
-            "trainers.sim_seed004",
+            "trainers.curves.sim_seed004",
             "simulation",
             "si_sdr",
             "maximize",
-            "learning-curve simulator of DPRNN calibrated to seed log 004 (sample-efficiency benchmark)",
+            "learning-curve simulator of DPRNN calibrated to a PolSESS sweep log (sample-efficiency benchmark)",
         ),
         ModelEntry(
             "mf-hartmann6",
-            "trainers.mf_hartmann",
+            "trainers.curves.mf_hartmann",
             "simulation",
             "neg_hartmann6",
             "maximize",

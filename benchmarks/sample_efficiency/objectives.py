@@ -56,7 +56,7 @@ def seed004_space() -> Space:
 
 
 def sim_benchmark() -> Benchmark:
-    from trainers import sim_seed004 as sim
+    from trainers.curves import sim_seed004 as sim
 
     def curve(
         config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int
@@ -81,7 +81,7 @@ def sim_benchmark() -> Benchmark:
 
 
 def hartmann_benchmark() -> Benchmark:
-    from trainers import mf_hartmann as mfh
+    from trainers.curves import mf_hartmann as mfh
 
     def curve(
         config: Mapping[str, Any], subset: int, epochs: int, seed: int, world: int

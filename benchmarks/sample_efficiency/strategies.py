@@ -78,7 +78,7 @@ class Run:
 def template_spec(bench: Benchmark, text: str | None = None) -> SweepSpec:
     """The `rungs init` template (or ``text``) for the benchmark's model: its space replaced by
     the benchmark's, subsets and epochs scaled to the benchmark."""
-    from orchestrator.spec import default_template, parse_spec
+    from orchestrator.sweepfile import default_template, parse_spec
 
     spec = parse_spec(text or default_template(bench.model), "template.yaml").spec
     scale = bench.search_epochs / TEMPLATE_EPOCHS
@@ -162,7 +162,7 @@ def run_stage(
     """One search stage, wired as ``orchestrator.runner.jobs.search_job`` wires it."""
     from orchestrator.runner.jobs import warm_configs
     from orchestrator.runner.proposers import make_proposer
-    from stages.stopping import make_stopping_rule
+    from stages.stopping_rules import make_stopping_rule
 
     goal, spec = run.spec.metric.goal, run.spec
     variants = []

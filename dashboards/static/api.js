@@ -19,9 +19,10 @@ const Api = (() => {
     trials: (id, q) => get(`/sweeps/${id}/trials?` + new URLSearchParams(q)),
     curves: (id, q) => get(`/sweeps/${id}/curves?` + new URLSearchParams(q)),
     resultsAfter: (id, cursor) => get(`/sweeps/${id}/results?after=${cursor}`),
-    top: (id, k) => get(`/sweeps/${id}/top?k=${k}`),
+    top: (id, k) => get(`/sweeps/${id}/top` + (k ? `?k=${k}` : "")),  // no k: the stored picks
     ranking: (id) => get(`/sweeps/${id}/ranking`),
     analysis: (id) => get(`/sweeps/${id}/report?format=json`),
-    topCsvUrl: (id, k) => `/api/sweeps/${id}/top.csv?k=${k}`,
+    topCsvUrl: (id, k) => `/api/sweeps/${id}/top.csv` + (k ? `?k=${k}` : ""),
+    states: () => get("/meta/states"),
   };
 })();

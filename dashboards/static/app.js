@@ -12,6 +12,13 @@ function route() {
 window.addEventListener("hashchange", route);
 window.addEventListener("load", route);
 
+// The server's state machine (stages/states.py): its lists, never copies of them. Fetched once;
+// a failed fetch is retried on the next refresh.
+let statesOnce = null;
+function states() {
+  return statesOnce || (statesOnce = Api.states().catch(e => { statesOnce = null; throw e; }));
+}
+function isLive(machine, state) { return !machine.final.includes(state); }
 function setLive(on) { document.getElementById("live").classList.toggle("on", on); }
 function stateBadge(s) { return `<span class="state ${esc(s)}">${esc(s)}</span>`; }
 // How a search stage's space was made (the runner's one-line summary: narrowed, or kept whole
@@ -31,7 +38,7 @@ const ListPage = {
   async open() {
     const app = document.getElementById("app");
     try {
-      const sweeps = await Api.sweeps();
+      const [sweeps, machines] = await Promise.all([Api.sweeps(), states()]);
       const rows = sweeps.map(s => `<tr class="click" data-id="${s.id}">
         <td>${s.id}</td><td>${esc(s.name)}</td><td>${stateBadge(s.state)}</td><td>${esc(s.model)}</td>
         <td>${esc(s.metric)} (${s.goal === "maximize" ? "max" : "min"})</td><td>${fmt(s.best_value)}</td>
@@ -41,7 +48,7 @@ const ListPage = {
         <th>model</th><th>metric</th><th>best</th><th>progress</th><th>compute</th><th>created</th></tr></thead>
         <tbody>${rows || '<tr><td colspan="9" class="muted">No sweeps yet: submit one with `rungs run` or POST /api/sweeps.</td></tr>'}</tbody></table></div>`;
       app.querySelectorAll("tr.click").forEach(tr => tr.onclick = () => location.hash = `#/sweep/${tr.dataset.id}`);
-      const live = sweeps.some(s => s.state === "running" || s.state === "queued");
+      const live = sweeps.some(s => isLive(machines.sweep, s.state));
       setLive(live);
       timer = setTimeout(route, live ? REFRESH_MS : 4 * REFRESH_MS);
     } catch (e) { app.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
@@ -52,24 +59,28 @@ const SweepPage = {
   state: null,
 
   async open(id) {
-    if (!this.state || this.state.id !== id) this.reset(id);
-    try { await this.refresh(); } catch (e) {
+    let machines;
+    try {
+      machines = await states();
+      if (!this.state || this.state.id !== id) this.reset(id, machines.trial.states);
+      await this.refresh();
+    } catch (e) {
       document.getElementById("app").innerHTML = `<p class="error">${esc(e.message)}</p>`; return;
     }
-    const live = ["running", "queued"].includes(this.state.sweep.state);
+    const live = isLive(machines.sweep, this.state.sweep.state);
     setLive(live);
     timer = setTimeout(() => this.open(id), live ? REFRESH_MS : 5 * REFRESH_MS);
   },
 
-  reset(id) {
+  reset(id, trialStates) {
     this.state = { id, sweep: null, stage: null, stagePinned: false, cursor: 0, curves: new Map(), trials: new Map(),
                    table: { stage: "", variant: "", status: "", sort: "id", order: "asc", offset: 0, limit: 50 },
-                   k: 5, tick: 0 };
-    document.getElementById("app").innerHTML = this.skeleton();
+                   k: null, tick: 0 };  // k null: the sweep's own k, i.e. its stored picks
+    document.getElementById("app").innerHTML = this.skeleton(trialStates);
     this.bindControls();
   },
 
-  skeleton() {
+  skeleton(trialStates) {
     return `<div id="head"></div>
     <div class="card"><h2>Pipeline</h2><div id="pipeline" class="pipeline"></div></div>
     <div class="card"><div class="toolbar">Stage <select id="stage-pick"></select>
@@ -79,11 +90,11 @@ const SweepPage = {
     <div class="card"><h2>Trials</h2><div class="toolbar">
       <select id="f-stage"><option value="">all stages</option></select>
       <select id="f-variant"><option value="">all variants</option></select>
-      <select id="f-status"><option value="">any status</option>${["running","completed","early_stopped","diverged","failed","cancelled"].map(s => `<option>${s}</option>`).join("")}</select>
+      <select id="f-status"><option value="">any status</option>${trialStates.map(s => `<option>${esc(s)}</option>`).join("")}</select>
       <button id="prev">‹ prev</button><span id="page" class="muted"></span><button id="next">next ›</button></div>
       <div style="overflow-x:auto"><table id="trials"></table></div></div>
-    <div class="card"><h2>Top configs</h2><div class="toolbar">k <input id="k" type="number" min="1" max="50" value="5" style="width:4em">
-      <a id="csv" download><button class="primary" id="csv-button">Download CSV</button></a></div>
+    <div class="card"><h2>Top configs</h2><div class="toolbar">k <input id="k" type="number" min="1" max="50" style="width:4em">
+      <a id="csv" download><button class="primary" id="csv-button">Download CSV</button></a><span id="top-label" class="pick-source"></span></div>
       <div style="overflow-x:auto"><table id="top"></table></div></div>
     <div class="card"><h2>Final validation</h2><div class="grid2"><div id="ranking" class="chart"></div><div id="ranking-text"></div></div></div>`;
   },
@@ -97,7 +108,7 @@ const SweepPage = {
     }
     q("prev").onclick = () => { s().table.offset = Math.max(0, s().table.offset - s().table.limit); this.drawTrials(); };
     q("next").onclick = () => { s().table.offset += s().table.limit; this.drawTrials(); };
-    q("k").onchange = (e) => { s().k = Number(e.target.value) || 5; this.drawTop(); };
+    q("k").onchange = (e) => { s().k = Number(e.target.value) || null; this.drawTop(); };
   },
 
   async refresh() {
@@ -209,17 +220,23 @@ const SweepPage = {
     document.getElementById("page").textContent = page.total ? `${tb.offset + 1}–${last} of ${page.total}` : "no trials";
   },
 
+  // The server's top-k: the stored picks (the validated set) unless it says it is a preview or
+  // a re-computation for another k; its label is always shown, and a pick reads "config5 (median-001)".
   async drawTop() {
     const st = this.state;
     document.getElementById("csv").href = Api.topCsvUrl(st.id, st.k);
-    const table = document.getElementById("top");
+    const table = document.getElementById("top"), label = document.getElementById("top-label");
     try {
       const top = await Api.top(st.id, st.k);
+      label.className = `pick-source ${top.source}`;
+      label.textContent = top.label;
+      if (st.k == null) document.getElementById("k").value = top.k;
       if (!top.rows.length) { table.innerHTML = `<tr><td class="muted">${esc(top.note || "no finished trials yet")}</td></tr>`; return; }
-      const cols = Object.keys(top.rows[0]);
+      const cols = Object.keys(top.rows[0]).filter(c => c !== "source");
+      const cell = (r, c) => c === "name" ? (r.name == null ? "–" : r.name) + ` (${r.source})` : fmt(r[c]);
       table.innerHTML = `<thead><tr>${cols.map(c => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>` +
-        top.rows.map(r => `<tr>${cols.map(c => `<td>${fmt(r[c])}</td>`).join("")}</tr>`).join("") + "</tbody>";
-    } catch (e) { table.innerHTML = `<tr><td class="muted">${esc(e.message)}</td></tr>`; }
+        top.rows.map(r => `<tr>${cols.map(c => `<td>${esc(cell(r, c))}</td>`).join("")}</tr>`).join("") + "</tbody>";
+    } catch (e) { label.textContent = ""; table.innerHTML = `<tr><td class="muted">${esc(e.message)}</td></tr>`; }
   },
 
   async drawRanking() {

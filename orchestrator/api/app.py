@@ -12,13 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboards import STATIC_DIR
 from orchestrator.api.cache import TTLCache
-from orchestrator.api.routers import reports, sweeps, trials
+from orchestrator.api.middleware import BodyLimit, HeadAsGet
+from orchestrator.api.routers import meta, reports, sweeps, trials
 from orchestrator.api.settings import Settings
 from orchestrator.storage import open_storage
 from orchestrator.storage.base import BaseStorage
@@ -39,10 +38,10 @@ def create_app(settings: Settings | None = None, storage: BaseStorage | None = N
     app.state.settings = settings
     app.state.storage = storage or open_storage(settings.database_url)
     app.state.cache = TTLCache(settings.cache_seconds)
-    for router in (sweeps.router, trials.router, reports.router):
+    for router in (sweeps.router, trials.router, reports.router, meta.router):
         app.include_router(router, prefix="/api")
     _install_error_handlers(app)
-    _install_body_limit(app, settings.max_body_bytes)
+    _install_middleware(app, settings.max_body_bytes)
     _mount_dashboard(app)
     return app
 
@@ -83,30 +82,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"message": f"internal error: {type(exc).__name__}"}, status_code=500)
 
 
-def _install_body_limit(app: FastAPI, limit: int) -> None:
-    app.add_middleware(BodyLimit, limit=limit)
-
-
-class BodyLimit:
-    """413 for a request whose declared body exceeds ``limit`` bytes (a chunked body, which
-    declares none, is checked where it is read). Plain ASGI rather than ``@app.middleware``:
-    Starlette's BaseHTTPMiddleware adds a task and a stream per request, measurable when
-    fifty dashboards poll."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = Headers(scope=scope).get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.limit:
-                response = JSONResponse(
-                    {"message": f"request body too large: {declared} bytes, limit {self.limit}"},
-                    status_code=413,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def _install_middleware(app: FastAPI, body_limit: int) -> None:
+    # added last = outermost: a HEAD becomes a GET before the body limit and the routes see it
+    app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(HeadAsGet)
 
 
 def _plotly_bundle() -> Path | None:

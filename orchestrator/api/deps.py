@@ -31,8 +31,11 @@ def _check_token(request: Request, settings: Settings) -> None:
         return  # no token configured: a local single-user server
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    # compare_digest: a plain == leaks how many leading characters matched through timing
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), settings.api_token):
+    # compare_digest: a plain == leaks how many leading characters matched through timing. On
+    # bytes: it refuses str with non-ASCII characters, which any client can send (Starlette
+    # decodes header bytes as latin-1; encoding back gives the bytes that were sent).
+    sent = given.strip().encode("latin-1")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent, settings.api_token.encode()):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="a valid bearer token is required (Authorization: Bearer <RUNGS_API_TOKEN>)",

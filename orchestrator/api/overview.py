@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.api.cache import TTLCache
 from orchestrator.api.schemas import StagePublic, SweepPublic
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import StageRecord, SweepRecord
+from orchestrator.sweepfile import spec_from_dict
+from stages.states import TrialState
 
-DONE_STATES = ("completed", "early_stopped", "diverged", "failed", "cancelled")
-
-
-def _metric(spec: dict[str, Any]) -> tuple[str, str]:
-    metric = spec.get("metric") or {}
-    return str(metric.get("name", "")), str(metric.get("goal", "maximize"))
-
-
-def planned_trials(spec: dict[str, Any]) -> int:
-    """Search trials of every stage plus top-k x seeds of validation, from the stored spec."""
-    total = 0
-    for stage in spec.get("stages", []):
-        variants = stage.get("variants") or []
-        total += sum(int(v.get("trials", 0)) for v in variants) or int(stage.get("trials", 0))
-    validation = spec.get("validation") or {}
-    if validation.get("enabled", True):
-        k = int((spec.get("selection") or {}).get("k", 5))
-        total += k * len(validation.get("seeds", ()))
-    return total
+# the trials a progress bar counts as done: every final state
+_DONE = TrialState.finals()
 
 
 def _best(storage: BaseStorage, sweep_id: int, goal: str, stage: str | None = None) -> float | None:
@@ -49,19 +32,20 @@ def sweep_public(
 
 
 def _sweep_public(storage: BaseStorage, sweep: SweepRecord) -> SweepPublic:
-    metric, goal = _metric(sweep.spec)
+    spec = spec_from_dict(sweep.spec)
+    goal = spec.metric.goal
     totals = storage.trial_totals(sweep.id)  # one GROUP BY, whatever the number of trials
-    done = sum(n for status, n in totals["by_status"].items() if status in DONE_STATES)
+    done = sum(n for status, n in totals["by_status"].items() if status in _DONE)
     return SweepPublic(
         id=sweep.id,
         name=sweep.name,
         state=sweep.state,
-        model=str((sweep.spec.get("model") or {}).get("name", "")),
-        metric=metric,
+        model=spec.model.name,
+        metric=spec.metric.name,
         goal=goal,
         best_value=_best(storage, sweep.id, goal),
         trials_done=done,
-        trials_planned=planned_trials(sweep.spec),
+        trials_planned=spec.total_trials,
         compute_seconds=round(totals["compute_seconds"], 3),
         created_at=sweep.created_at,
         updated_at=sweep.updated_at,
@@ -70,8 +54,8 @@ def _sweep_public(storage: BaseStorage, sweep: SweepRecord) -> SweepPublic:
 
 
 def stage_public(storage: BaseStorage, sweep: SweepRecord, stage: StageRecord) -> StagePublic:
-    _, goal = _metric(sweep.spec)
-    done = storage.count_trials(sweep.id, stage=stage.name, status=DONE_STATES)
+    goal = spec_from_dict(sweep.spec).metric.goal
+    done = storage.count_trials(sweep.id, stage=stage.name, status=_DONE)
     planned = int(stage.plan.get("trials", 0) or 0)
     return StagePublic(
         **{f: getattr(stage, f) for f in StagePublic.model_fields if hasattr(stage, f)},

@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from orchestrator.reporting import hyperparameter_importance
-from stages.analysis import correlations
+from stages.analysis import correlations, hyperparameter_importance
 from stages.space import Space
 from stages.spec import Goal
 from stages.trials import TrialSummary

@@ -107,6 +107,34 @@ class ResultPublic(BaseModel):
     metrics: dict[str, Any]
 
 
+class MachinePublic(BaseModel):
+    states: list[str]
+    final: list[str] = Field(description="states nothing works on any more (until a resume)")
+    moves: dict[str, list[str]] = Field(description="state -> the states it may become")
+
+
+class StatesPublic(BaseModel):
+    sweep: MachinePublic
+    stage: MachinePublic
+    trial: MachinePublic
+
+
 class ResultBatch(BaseModel):
     cursor: int = Field(description="pass as ?after= to get only what is newer")
     items: list[ResultPublic]
+
+
+_ERROR_MEANINGS = {
+    400: "a malformed request body (multipart)",
+    401: "a bearer token is required (RUNGS_API_TOKEN)",
+    404: "no such sweep, trial or result yet",
+    409: "the sweep's state does not allow it (yet)",
+    413: "the request body is over the server's limit",
+    422: "invalid parameters, or a sweep file with located errors",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses: every error body is an :class:`ErrorBody`
+    (see the handlers in :mod:`orchestrator.api.app`)."""
+    return {code: {"model": ErrorBody, "description": _ERROR_MEANINGS[code]} for code in codes}

@@ -10,10 +10,13 @@ import argparse
 import importlib
 import sys
 
+from orchestrator.packages import pin_rungs_packages
+
 # module name -> registers these subcommands (order = order in --help)
 _COMMAND_MODULES = (
     "orchestrator.cli.spec_commands",  # validate, init
     "orchestrator.cli.run_commands",  # run, resume, status
+    "orchestrator.cli.sweep_commands",  # list, cancel
     "orchestrator.cli.result_commands",  # top, select, report
     "orchestrator.cli.model_commands",  # models, data
     "orchestrator.cli.serve_commands",  # serve, worker
@@ -47,6 +50,9 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any subcommand imports them: `python -m orchestrator` puts the current directory
+    # first on sys.path, where a user's own `trainers/` or `stages/` folder would win.
+    pin_rungs_packages()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -23,18 +23,23 @@ def register(subparsers: Any) -> None:
 def _register_top(subparsers: Any) -> None:
     top = subparsers.add_parser(
         "top",
-        help="diversity-aware top-k of a stored sweep (the configs to validate)",
+        help="the top-k of a stored sweep (the configs validation runs)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Pick the top-k configs of a sweep with the selection settings of its YAML "
-            "(diversity, variant balance, full-budget trials of the last search stage).\n\n"
+            "Show the top-k configs of a sweep: once its selection stage has run, the picks it "
+            "stored (the configs validation runs, named config1..configK, with the trial each "
+            "came from). Before that, a preview computed with the selection settings of its "
+            "YAML; with another --k, a re-computation that is not the validated set. The first "
+            "line on stderr says which.\n\n"
             "examples:\n"
             "  rungs top 3\n"
             "  rungs top 3 --k 3 --csv top5_configs_for_validation.csv"
         ),
     )
     top.add_argument("sweep_id", type=int, metavar="SWEEP_ID", help="the sweep's id")
-    top.add_argument("--k", type=int, help="how many configs (default: the YAML's selection.k)")
+    top.add_argument(
+        "--k", type=int, help="how many configs (default: the YAML's selection.k: the stored picks)"
+    )
     top.add_argument("--csv", metavar="FILE", help="also write the table as CSV to FILE")
     top.add_argument("--db", metavar="URL", help=_DB_HELP)
     top.set_defaults(func=cmd_top)
@@ -99,22 +104,27 @@ def _fail(command: str, message: object) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from orchestrator.reporting import top_k_for_sweep
+    from orchestrator.picks import top_k
     from orchestrator.storage import open_storage
     from stages.export import frame_to_markdown, write_csv
 
+    if args.k is not None and args.k < 1:
+        return _fail("top", f"--k must be at least 1, but got {args.k}")
     try:
-        _, frame = top_k_for_sweep(open_storage(args.db), args.sweep_id, args.k)
-    except (KeyError, ValueError) as exc:
+        top = top_k(open_storage(args.db), args.sweep_id, args.k)
+    except KeyError as exc:
         return _fail("top", exc.args[0] if exc.args else exc)
-    print(frame_to_markdown(frame), end="")
+    if top.note is not None:
+        return _fail("top", top.note)
+    print(top.label, file=sys.stderr)
+    print(frame_to_markdown(top.frame), end="")
     if args.csv:
-        print(f"wrote {write_csv(frame, args.csv)}", file=sys.stderr)
+        print(f"wrote {write_csv(top.frame, args.csv)}", file=sys.stderr)
     return 0
 
 
 def _space_from_yaml(path: str) -> Any:
-    from orchestrator.spec import SpecErrors, load_spec
+    from orchestrator.sweepfile import SpecErrors, load_spec
 
     try:
         return load_spec(path).spec.parameters

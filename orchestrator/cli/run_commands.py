@@ -54,9 +54,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from orchestrator.spec import SpecErrors, load_spec, spec_to_dict
     from orchestrator.storage import open_storage
+    from orchestrator.sweepfile import SpecErrors, load_spec, spec_to_dict
+    from orchestrator.sweepfile.names import name_problem
 
+    if args.name is not None and (problem := name_problem(args.name)):
+        print(f"rungs run: --name: {problem}", file=sys.stderr)
+        return 2
     try:
         parsed = load_spec(args.file)
     except SpecErrors as exc:
@@ -95,8 +99,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace, storage: Any, sweep_id: int, *, resume: bool) -> int:
-    from orchestrator.runner.pipeline import run_sweep
-    from orchestrator.runner.resume import resume_sweep
+    from orchestrator.runner.pipeline import resume_sweep, run_sweep
 
     runner = resume_sweep if resume else run_sweep
     try:
@@ -120,6 +123,9 @@ def _execute(args: argparse.Namespace, storage: Any, sweep_id: int, *, resume: b
 
 def final_text(storage: Any, sweep_id: int) -> str:
     """The ranking (or the last stage's best) and the files to open next."""
+    from orchestrator.picks import pick_sources
+    from stages.selection import pick_label
+
     sweep = storage.get_sweep(sweep_id)
     lines = [f"sweep {sweep_id} ({sweep.name}): {sweep.state}"]
     stages = {s.name: s for s in storage.get_stages(sweep_id)}
@@ -128,11 +134,14 @@ def final_text(storage: Any, sweep_id: int) -> str:
         lines.append(f"top-k configs: {select.summary['csv']}")
     if validate and validate.summary and "ranking" in validate.summary:
         ranking = validate.summary["ranking"]
+        sources = pick_sources(list(stages.values()))
         for rank, row in enumerate(ranking["configs"], start=1):
+            name = pick_label(row["config"], sources.get(row["config"]))
             lines.append(
-                f"  {rank}. {row['config']}: mean {row['mean']:.4g} +/- {row['std'] or 0:.3g} (n={row['n']})"
+                f"  {rank}. {name}: mean {row['mean']:.4g} +/- {row['std'] or 0:.3g} (n={row['n']})"
             )
-        lines.append(f"recommended: {ranking['recommended']}. {ranking['verdict']}")
+        best = pick_label(ranking["recommended"], sources.get(ranking["recommended"]))
+        lines.append(f"recommended: {best}. {ranking['verdict']}")
         lines.append(_config_line(storage, sweep_id, str(ranking["recommended"])))
         lines.append(f"ranking: {validate.summary['files']['csv']}")
     return "\n".join(lines)

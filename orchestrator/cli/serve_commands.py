@@ -60,9 +60,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from orchestrator.api import create_app
-    from orchestrator.api.settings import Settings
+    from orchestrator.api.settings import Settings, SettingsError
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"rungs serve: {exc}", file=sys.stderr)
+        return 2
     if args.db:
         settings = Settings(**{**settings.__dict__, "database_url": args.db})
     app = create_app(settings)  # creates the tables before any worker starts

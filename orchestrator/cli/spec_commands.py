@@ -1,6 +1,7 @@
 """``rungs validate`` and ``rungs init``: check a sweep file, write the starting template.
 
-Neither imports torch or ray: both only read YAML and the model registry.
+Neither imports torch or ray: both only read YAML and the model registry (``validate`` of a
+program sweep also asks Optuna for the first trial's config, to print its command line).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def _validate_one(path: str) -> dict[str, Any]:
-    from orchestrator.spec import SpecErrors, load_spec, plan_dict, render_plan
+    from orchestrator.sweepfile import SpecErrors, load_spec, plan_dict, render_plan
 
     try:
         parsed = load_spec(path)
@@ -76,13 +77,19 @@ def _validate_one(path: str) -> dict[str, Any]:
         }
     for warning in parsed.warnings:
         print(warning, file=sys.stderr)
+    plan, text = plan_dict(parsed.spec), render_plan(parsed)
+    if parsed.spec.program is not None:  # optuna only for a program's first proposal
+        from orchestrator.runner.programs import first_command, plan_lines
+
+        plan["program"]["first_command"] = first_command(parsed.spec)
+        text += "\n" + "\n".join(plan_lines(parsed.spec))
     return {
         "file": path,
         "ok": True,
         "errors": [],
         "warnings": [w.to_dict() for w in parsed.warnings],
-        "plan": plan_dict(parsed.spec),
-        "text": render_plan(parsed),
+        "plan": plan,
+        "text": text,
     }
 
 
@@ -103,7 +110,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from orchestrator.spec import default_template
+    from orchestrator.sweepfile import default_template
 
     text = default_template(args.model)
     if args.out is None:

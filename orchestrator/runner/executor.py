@@ -2,7 +2,8 @@
 
 All variants of a stage share this one fit (the searcher assigns variants, the scheduler
 dispatches by variant), so stage 3's two early-termination strategies run side by side on the
-same machine or cluster. Ray's own experiment folder (``<sweep>/ray/<stage>``) only holds
+same machine or cluster. Ray's own experiment folder (``<sweep>/ray/<stage>``, or under
+``RUNGS_STORAGE`` on a cluster of several machines: :mod:`.trial_storage`) only holds
 checkpoints; the database is the record.
 """
 
@@ -10,17 +11,19 @@ from __future__ import annotations
 
 import math
 import shutil
-import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Stopper
 
+from orchestrator.paths import safe_child
 from orchestrator.runner import tags
 from orchestrator.runner.jobs import StageJob
 from orchestrator.runner.progress import ProgressCallback
 from orchestrator.runner.ray_setup import cluster_cpus, configure_env, init_ray
 from orchestrator.runner.trainable import train_fn
-from orchestrator.storage.base import BaseStorage
+from orchestrator.runner.trial_storage import check_storage, configured_storage, ray_storage_path
 
 
 class RayExecutor:
@@ -31,22 +34,24 @@ class RayExecutor:
         address: str | None = None,
         *,
         num_cpus: int | None = None,
-        storage: BaseStorage | None = None,
-        sweep_id: int | None = None,
     ) -> None:
         self.address, self.num_cpus = address, num_cpus
-        self.storage, self.sweep_id = storage, sweep_id
 
     def execute(self, job: StageJob) -> None:
         if job.trials <= 0:
             return
-        init_ray(self.address, self.num_cpus)
+        ray = init_ray(self.address, self.num_cpus)
         from ray import tune
 
+        shared = configured_storage()
+        check_storage(ray.nodes(), shared)  # before any trial: a worker node cannot see our disk
+
         concurrency = max_concurrent(job)
+        job.progress.concurrency = concurrency  # the ETA divides the work left by it
         configure_env(max_pending=concurrency)
-        experiment = job.sweep_dir / "ray" / job.name
-        shutil.rmtree(experiment, ignore_errors=True)  # a partial run of this stage (resume)
+        # a partial run of this stage (resume); safe_child: only ever a folder inside the sweep's
+        experiment = safe_child(job.sweep_dir, Path("ray") / job.name)
+        shutil.rmtree(experiment, ignore_errors=True)
         trainable = tune.with_resources(
             tune.with_parameters(train_fn, ctx=job.ctx),
             {"cpu": job.resources.cpus_per_trial, "gpu": job.resources.gpus_per_trial},
@@ -67,10 +72,10 @@ class RayExecutor:
             ),
             run_config=tune.RunConfig(
                 name=job.name,
-                storage_path=str(job.sweep_dir / "ray"),
+                storage_path=ray_storage_path(shared, job.sweep_dir),
                 verbose=0,
                 callbacks=callbacks,
-                stop=CancelStopper(self.storage, self.sweep_id) if self.storage else None,
+                stop=LeaseStopper(job.should_stop),
                 failure_config=tune.FailureConfig(max_failures=job.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
@@ -91,28 +96,20 @@ def max_concurrent(job: StageJob) -> int:
     return max(1, min(job.trials, math.floor(cluster_cpus() / per_trial)))
 
 
-class CancelStopper(Stopper):
-    """Stops the whole stage when the sweep is cancelled in the database (API/CLI)."""
+class LeaseStopper(Stopper):
+    """Stops the whole stage once the run lost the sweep's lease: a user cancelled or re-queued
+    the sweep, or another worker took it over (:mod:`orchestrator.runner.heartbeat`). It reads
+    the heartbeat's flag, so Tune's loop makes no database call for it."""
 
-    def __init__(
-        self, storage: BaseStorage, sweep_id: int | None, every_seconds: float = 3.0
-    ) -> None:
-        self.storage, self.sweep_id, self.every = storage, sweep_id, every_seconds
-        self._checked, self._cancelled = 0.0, False
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop: Callable[[], bool] | None = should_stop
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "storage": None}  # Ray pickles the Tuner; see Recorder
+        # Ray pickles the Tuner into its experiment folder; the flag belongs to this process.
+        return {"should_stop": None}
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return self._cancelled
+        return self.stop_all()
 
     def stop_all(self) -> bool:
-        now = time.monotonic()
-        if (
-            self.storage is not None
-            and self.sweep_id is not None
-            and now - self._checked >= self.every
-        ):
-            self._checked = now
-            self._cancelled = self.storage.get_sweep(self.sweep_id).state == "cancelled"
-        return self._cancelled
+        return self.should_stop is not None and self.should_stop()

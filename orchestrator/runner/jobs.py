@@ -1,30 +1,39 @@
-"""Build one stage's job: searcher + scheduler + recorder wired to the database, Ray-free.
+"""Build one stage's job: searcher + scheduler + recorder wired to the database.
 
-A :class:`StageJob` is everything an executor needs to run a stage's remaining trials. The Ray
-executor (:mod:`orchestrator.runner.executor`) turns it into one ``Tuner.fit()``; tests drive
-the same objects with a simulated executor, so the pipeline logic is tested without Ray.
+A :class:`StageJob` is everything an executor needs to run a stage's remaining trials. The
+searcher, scheduler and recorder are Ray Tune classes (this module imports Ray through them),
+but building a job starts no Ray runtime: the Ray executor (:mod:`orchestrator.runner.executor`)
+turns the job into one ``Tuner.fit()``, and a simulated executor drives the same objects on a
+simulated clock, so the pipeline logic is tested without a Ray cluster.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchestrator.runner.progress import ProgressLine
-from orchestrator.runner.proposers import Outcome, make_proposer
-from orchestrator.runner.recorder import Recorder
-from orchestrator.runner.resume import (
+from orchestrator.runner.history import (
     StageHistory,
     close_replayed_stops,
     load_history,
     replay_rules,
     requeue,
 )
+from orchestrator.runner.programs import (
+    ProgramTrials,
+    kill_leftovers,
+    trial_log_dir,
+    wandb_environment,
+)
+from orchestrator.runner.progress import ProgressLine
+from orchestrator.runner.proposers import Outcome, make_proposer
+from orchestrator.runner.recorder import Recorder
 from orchestrator.runner.schedulers import RuleScheduler
-from orchestrator.runner.searchers import QueuedTrial, StageSearcher, VariantBudget
+from orchestrator.runner.searchers import QueuedTrial, StageSearcher, VariantBudget, reaches
 from orchestrator.runner.trainable import TrialContext
 from orchestrator.runner.wandb_logging import wandb_settings
 from orchestrator.storage.base import BaseStorage
@@ -32,11 +41,18 @@ from orchestrator.storage.records import SweepRecord, TrialRecord
 from stages.narrowing import top_configs
 from stages.space import Space
 from stages.spec import Resources, Stage, SweepSpec
-from stages.stopping import StopDecision, make_stopping_rule
+from stages.states import SweepState, TrialState
+from stages.stopping import StopDecision
+from stages.stopping_rules import make_stopping_rule
 from stages.trials import TrialSummary
 from trainers.api import DataRequest
 
 VALIDATION_VARIANT = "validation"
+
+
+def never() -> bool:
+    """A run that nothing stops early (no lease to lose)."""
+    return False
 
 
 @dataclass
@@ -50,6 +66,15 @@ class SweepEnv:
     cache_dir: Path
     progress: bool = True
     max_failures: int = 1
+    # True once the run lost the sweep's lease (cancelled, re-queued, taken over): runner.heartbeat
+    should_stop: Callable[[], bool] = never
+
+    def stopped(self) -> bool:
+        """Whether the run must stop: its lease was lost, or the sweep was cancelled (read
+        once more, for a cancel the heartbeat has not seen yet)."""
+        if self.should_stop():
+            return True
+        return self.storage.get_sweep(self.sweep.id).state == SweepState.CANCELLED
 
     @property
     def metric(self) -> str:
@@ -80,6 +105,7 @@ class StageJob:
     max_failures: int
     show_progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    should_stop: Callable[[], bool] = never  # checked by the executor between steps
 
 
 class Executor(Protocol):
@@ -88,18 +114,22 @@ class Executor(Protocol):
 
 
 def trial_context(env: SweepEnv, stage: str, subset: int, epochs: int) -> TrialContext:
-    d = env.spec.dataset
-    data = DataRequest(
-        kind=d.kind,
-        train_manifest=d.train_manifest,
-        valid_manifest=d.valid_manifest,
-        valid_size=d.valid_size,
-        sample_rate=d.sample_rate,
-        segment_seconds=d.segment_seconds,
-        seed=d.seed,
-        cache_dir=str(env.cache_dir),
-    )
+    # every field of the spec's dataset block is a field of the trainers' request
+    data = DataRequest(**asdict(env.spec.dataset), cache_dir=str(env.cache_dir))
     block = env.spec.wandb
+    if env.spec.program is not None:  # the program logs to W&B itself, as under wandb agent
+        return TrialContext(
+            sweep_name=env.sweep.name,
+            stage=stage,
+            model=env.spec.model.name,
+            preset=env.spec.model.preset,
+            data=data,
+            subset=subset,
+            epochs=epochs,
+            metric=env.metric,
+            default_seed=env.spec.seed,
+            program=program_trials(env, stage),
+        )
     return TrialContext(
         sweep_name=env.sweep.name,
         stage=stage,
@@ -114,25 +144,40 @@ def trial_context(env: SweepEnv, stage: str, subset: int, epochs: int) -> TrialC
     )
 
 
+def program_trials(env: SweepEnv, stage: str) -> ProgramTrials:
+    assert env.spec.program is not None
+    return ProgramTrials(
+        program=env.spec.program,
+        sweep_dir=str(env.sweep_dir),
+        metric=env.metric,
+        goal=env.goal,
+        sweep=env.sweep.name,
+        stage=stage,
+        wandb_env=wandb_environment(env.spec.wandb),
+        cpus=env.spec.resources.cpus_per_trial,
+        gpus=env.spec.resources.gpus_per_trial,
+    )
+
+
+def kill_program_leftovers(env: SweepEnv, stage: str, history: StageHistory) -> None:
+    """Before a program stage continues, kill what its interrupted trials left running (their
+    launcher died with ``rungs run``); a re-run would also do it, a replayed stop would not."""
+    if env.spec.program is None or not history.unfinished:
+        return
+    folders = [trial_log_dir(env.sweep_dir, stage, t.key) for t in history.unfinished]
+    for folder in kill_leftovers(folders, env.spec.program.grace_seconds):
+        print(f"[{stage}] killed a program left running in {folder}", file=sys.stderr)
+
+
 def summaries(trials: Sequence[TrialRecord], max_epochs: int | None) -> list[TrialSummary]:
-    return [
-        TrialSummary(
-            id=t.id,
-            config=t.config,
-            value=t.best_value,
-            name=t.name,
-            stage=t.stage_name,
-            variant=t.variant,
-            status=t.status,
-            epochs=t.epochs,
-            max_epochs=max_epochs,
-        )
-        for t in trials
-    ]
+    return [t.summary(max_epochs) for t in trials]
 
 
 def _told_outcome(status: str) -> Outcome:
-    return {"completed": "complete", "failed": "failed"}.get(status, "pruned")  # type: ignore[return-value]
+    """What a proposer is told about a stored trial: Optuna's complete, failed or pruned."""
+    if status == TrialState.COMPLETED:
+        return "complete"
+    return "failed" if status == TrialState.FAILED else "pruned"
 
 
 def _assemble(
@@ -143,14 +188,22 @@ def _assemble(
     budgets: list[VariantBudget],
     rules: dict[str, Any],
     history: StageHistory,
+    target: float | None = None,
 ) -> StageJob:
+    kill_program_leftovers(env, name, history)
     fed, stopped = replay_rules(env.storage, env.sweep.id, history, rules, env.metric)
     close_replayed_stops(env.storage, history, stopped)
     for budget in budgets:  # interrupted trials first, under their old keys
         budget.queue.extend(requeue(history, stopped).get(budget.name, []))
     decisions: dict[str, StopDecision] = {}
     searcher = StageSearcher(
-        budgets, metric=env.metric, mode=env.mode, fixed=env.spec.model.fixed, decisions=decisions
+        budgets,
+        metric=env.metric,
+        mode=env.mode,
+        fixed=env.spec.model.fixed,
+        decisions=decisions,
+        target=target,
+        target_reached=any(reaches(t.best_value, target, env.mode) for t in history.all),
     )
     scheduler = RuleScheduler(rules, metric=env.metric, mode=env.mode, decisions=decisions, fed=fed)
     recorder = Recorder(
@@ -171,6 +224,7 @@ def _assemble(
         sweep_dir=env.sweep_dir,
         max_failures=env.max_failures,
         show_progress=env.progress,
+        should_stop=env.should_stop,
     )
 
 
@@ -185,9 +239,8 @@ def search_job(
     """The job of a search stage; ``warm`` are the source stage's trials (warm start)."""
     history = load_history(env.storage, env.sweep.id, stage.name)
     variants = stage.effective_variants()
-    rules = {
-        v.name: make_stopping_rule(v.early_terminate, env.goal, stage.epochs) for v in variants
-    }
+    budget = env.spec.budget_epochs(stage)
+    rules = {v.name: make_stopping_rule(v.early_terminate, env.goal, budget) for v in variants}
     budgets = [
         _variant_budget(
             env, stage, position, index, space, history, warm if stage.warm_start else []
@@ -195,7 +248,8 @@ def search_job(
         for index in range(len(variants))
     ]
     ctx = trial_context(env, stage.name, stage.subset, stage.epochs)
-    return _assemble(env, stage.name, stage_id, ctx, budgets, rules, history)
+    target = env.spec.metric.target  # W&B's: a search stops starting trials once it is reached
+    return _assemble(env, stage.name, stage_id, ctx, budgets, rules, history, target)
 
 
 def _variant_budget(
@@ -248,5 +302,6 @@ def validation_job(
     todo = [r for r in runs if r.key not in done]
     budget = VariantBudget(VALIDATION_VARIANT, remaining=len(todo), queue=deque(todo))
     ctx = trial_context(env, name, subset, epochs)
+    kill_program_leftovers(env, name, history)
     history.unfinished = []  # the plan re-queues them (same keys); no double queue
     return _assemble(env, name, stage_id, ctx, [budget], {VALIDATION_VARIANT: None}, history)

@@ -1,9 +1,11 @@
 """Run a stored sweep's progressive pipeline: search stages -> select -> validate.
 
-``run_sweep`` is also the resume: every step first reads what the database already holds.
-Completed stages are skipped; an interrupted stage continues (see :mod:`.resume`); selection is
-recomputed only when its stage record is not completed (its picks are stored in the summary, so
-validation re-runs exactly the same configs under the same keys).
+The two entry points: :func:`run_sweep` runs a sweep, :func:`resume_sweep` first checks that a
+sweep may resume and then runs it the same way. Resuming needs no code of its own because every
+step first reads what the database already holds: completed stages are skipped; an interrupted
+stage continues (see :mod:`.history`); selection is recomputed only when its stage record is not
+completed (its picks are stored in the summary, so validation re-runs exactly the same configs
+under the same keys).
 
 Stage records: search stages at positions 0..n-1 (kind ``search``, space stored), then
 ``select`` (kind ``select``) and ``validate`` (kind ``validate``).
@@ -13,16 +15,25 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator.paths import safe_child, slug
+from orchestrator.runner.executor import RayExecutor
 from orchestrator.runner.handoff import run_selection, run_validation
-from orchestrator.runner.jobs import Executor, SweepEnv, search_job, summaries
+from orchestrator.runner.heartbeat import held_lease
+from orchestrator.runner.jobs import Executor, SweepEnv, never, search_job, summaries
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import StageRecord
+from orchestrator.storage.retrying import retrying
+from orchestrator.storage.settings import data_dir
+from orchestrator.sweepfile import spec_from_dict
+from orchestrator.sweepfile.stage_blocks import DEFAULT_EPOCHS, DEFAULT_SUBSET, DEFAULT_TRIALS
 from stages.narrowing import NarrowedSpace, narrow_for_stage
 from stages.space import space_from_dict, space_to_dict
 from stages.spec import Stage, SweepSpec
+from stages.states import StageState, SweepState
 
 WORKDIR_ENV = "RUNGS_WORKDIR"
 
@@ -31,13 +42,13 @@ def default_workdir() -> Path:
     """``$RUNGS_WORKDIR``, else ``<rungs data dir>/sweeps`` (next to the default database)."""
     if os.environ.get(WORKDIR_ENV):
         return Path(os.environ[WORKDIR_ENV]).expanduser().absolute()
-    from orchestrator.storage.settings import data_dir
-
     return data_dir() / "sweeps"
 
 
 def sweep_folder(workdir: Path, sweep_id: int, name: str) -> Path:
-    return workdir / f"sweep-{sweep_id:04d}-{name}"
+    """``<workdir>/sweep-0007-<slug of the name>``: the id makes it unique, the slug readable.
+    The name is the user's (the API's clients included): it never becomes a path."""
+    return safe_child(workdir, f"sweep-{sweep_id:04d}-{slug(name)}")
 
 
 def run_sweep(
@@ -49,30 +60,55 @@ def run_sweep(
     workdir: str | Path | None = None,
     executor: Executor | None = None,
     num_cpus: int | None = None,
+    owner: str | None = None,
 ) -> None:
     """Run (or continue) the sweep to the end; the sweep state ends ``completed``, ``failed``
-    (the error stored, then re-raised) or ``cancelled``."""
-    env = make_env(storage, sweep_id, workdir, progress)
-    if executor is None:
-        from orchestrator.runner.executor import RayExecutor
+    (the error stored, then re-raised), ``interrupted`` (Ctrl-C, SIGTERM) or ``cancelled``.
 
-        executor = RayExecutor(ray_address, num_cpus=num_cpus, storage=storage, sweep_id=sweep_id)
-    storage.set_sweep_state(sweep_id, "running")
-    try:
-        run_pipeline(env, executor)
-    except BaseException as exc:
-        state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        storage.set_sweep_state(sweep_id, state, error=f"{type(exc).__name__}: {exc}")
-        raise
-    final = "cancelled" if cancelled(env) else "completed"
-    storage.set_sweep_state(sweep_id, final)
+    The run holds the sweep's lease as ``owner`` (default ``host:pid``; see :mod:`.heartbeat`):
+    it raises :class:`~orchestrator.runner.heartbeat.LeaseHeld` when another live process runs
+    the sweep, stops when the lease is lost and then leaves the sweep's state to whoever moved
+    it. Every database call waits out a short outage (:mod:`orchestrator.storage.retrying`)."""
+    storage = retrying(storage)
+    with held_lease(storage, sweep_id, owner) as lease:
+        try:
+            env = make_env(storage, sweep_id, workdir, progress, should_stop=lease.should_stop)
+            run_pipeline(env, executor or RayExecutor(ray_address, num_cpus=num_cpus))
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            state = SweepState.INTERRUPTED if interrupted else SweepState.FAILED
+            lease.finish(state, error=f"{type(exc).__name__}: {exc}")
+            raise
+        lease.finish(SweepState.CANCELLED if cancelled(env) else SweepState.COMPLETED)
+
+
+def resume_sweep(
+    storage: BaseStorage,
+    sweep_id: int,
+    *,
+    ray_address: str | None = None,
+    progress: bool = True,
+    **kw: Any,
+) -> None:
+    """Continue a sweep that did not finish: :func:`run_sweep`, once the sweep's state allows
+    the move to running (a completed sweep does not; a ``running`` one that a killed process
+    left behind does, once its lease expired or its owner is a dead process of this host)."""
+    sweep = storage.get_sweep(sweep_id)
+    if not SweepState(sweep.state).can_become(SweepState.RUNNING):
+        resumable = [s.value for s in SweepState.leading_to(SweepState.RUNNING)]
+        raise ValueError(
+            f"sweep {sweep_id} is {sweep.state}; only sweeps in {resumable} can resume"
+        )
+    run_sweep(storage, sweep_id, ray_address=ray_address, progress=progress, **kw)
 
 
 def make_env(
-    storage: BaseStorage, sweep_id: int, workdir: str | Path | None, progress: bool
+    storage: BaseStorage,
+    sweep_id: int,
+    workdir: str | Path | None,
+    progress: bool,
+    should_stop: Callable[[], bool] = never,
 ) -> SweepEnv:
-    from orchestrator.spec import spec_from_dict
-
     sweep = storage.get_sweep(sweep_id)
     spec = spec_from_dict(sweep.spec)
     base = (
@@ -82,7 +118,15 @@ def make_env(
     )
     folder = sweep_folder(base, sweep_id, sweep.name)
     folder.mkdir(parents=True, exist_ok=True)
-    return SweepEnv(storage, sweep, spec, folder, cache_dir=base / "cache", progress=progress)
+    return SweepEnv(
+        storage,
+        sweep,
+        spec,
+        folder,
+        cache_dir=base / "cache",
+        progress=progress,
+        should_stop=should_stop,
+    )
 
 
 def stored_workdir(storage: BaseStorage, sweep_id: int) -> Path | None:
@@ -94,20 +138,20 @@ def stored_workdir(storage: BaseStorage, sweep_id: int) -> Path | None:
 
 
 def cancelled(env: SweepEnv) -> bool:
-    return env.storage.get_sweep(env.sweep.id).state == "cancelled"
+    return env.stopped()
 
 
 def search_stages(spec: SweepSpec) -> tuple[Stage, ...]:
-    """The spec's stages; a spec without any (hand-built) is one stage over the whole budget."""
+    """The spec's stages; a spec without any (hand-built: the parser always gives one) is one
+    stage over the whole budget, with the parser's defaults."""
     if spec.stages:
         return spec.stages
-    trials = spec.run_cap or 20
     return (
         Stage(
             name="sweep",
-            subset=2000,
-            trials=trials,
-            epochs=20,
+            subset=DEFAULT_SUBSET,
+            trials=spec.run_cap or DEFAULT_TRIALS,
+            epochs=DEFAULT_EPOCHS,
             method=spec.method,
             early_terminate=spec.early_terminate,
         ),
@@ -120,14 +164,14 @@ def run_pipeline(env: SweepEnv, executor: Executor) -> None:
         run_search_stage(env, executor, position, stage)
         if cancelled(env):
             return
-    picks = run_selection(env, stages, position=len(stages))
+    picks = run_selection(env, position=len(stages))
     if env.spec.validation.enabled and picks and not cancelled(env):
         run_validation(env, executor, picks, stages, position=len(stages) + 1)
 
 
 def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: Stage) -> None:
     record = _stage_record(env, stage.name)
-    if record is not None and record.state == "completed":
+    if record is not None and record.state == StageState.COMPLETED:
         return
     derived = stage_space(env, stage, record)
     if env.progress and derived.summary and record is None:
@@ -141,16 +185,17 @@ def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: St
         kind="search",
         plan=plan,
         space=space_to_dict(space),
-        state="running",
+        state=StageState.RUNNING,
     )
-    env.storage.set_stage_state(stage_id, "running")  # stamps started_at
+    env.storage.set_stage_state(stage_id, StageState.RUNNING)  # stamps started_at
     warm = _source_trials(env, stage) if stage.narrow_from else []
     job = search_job(env, position, stage, stage_id, space, warm)
     executor.execute(job)
     if cancelled(env):
-        env.storage.set_stage_state(stage_id, "cancelled")
+        env.storage.set_stage_state(stage_id, StageState.CANCELLED)
         return
-    env.storage.set_stage_state(stage_id, "completed", summary=stage_summary(env, stage.name))
+    summary = stage_summary(env, stage.name)
+    env.storage.set_stage_state(stage_id, StageState.COMPLETED, summary=summary)
 
 
 def stage_space(env: SweepEnv, stage: Stage, record: StageRecord | None) -> NarrowedSpace:
@@ -160,7 +205,8 @@ def stage_space(env: SweepEnv, stage: Stage, record: StageRecord | None) -> Narr
     Narrowing is always measured against the sweep's *original* space (margins and the minimum
     width are fractions of the original ranges), not the source stage's already narrowed one:
     narrowing a narrowed space compounds (stage 3 ends at a few percent of each range), which
-    the sample-efficiency benchmark showed loses ~0.3 dB on the seed-004 simulator."""
+    loses ~0.3 dB on the ``sim-seed004`` simulator: the optimum ends up outside stage 3's space
+    (benchmarks/results/RESULTS_sample_efficiency.md)."""
     if record is not None and record.space:
         plan = record.plan or {}
         return NarrowedSpace(
@@ -192,7 +238,8 @@ def _source_trials(env: SweepEnv, stage: Stage) -> list[Any]:
 
 
 def _trials_of(env: SweepEnv, name: str) -> list[Any]:
-    return summaries(env.storage.get_trials(env.sweep.id, stage=name), env.spec.stage(name).epochs)
+    budget = env.spec.budget_epochs(env.spec.stage(name))
+    return summaries(env.storage.get_trials(env.sweep.id, stage=name), budget)
 
 
 def stage_plan(env: SweepEnv, stage: Stage, derived: NarrowedSpace) -> dict[str, Any]:
@@ -200,6 +247,7 @@ def stage_plan(env: SweepEnv, stage: Stage, derived: NarrowedSpace) -> dict[str,
     return {
         "subset": stage.subset,
         "epochs": stage.epochs,
+        "budget": env.spec.budget_epochs(stage),  # None: a program decides its iterations
         "method": stage.method,
         "trials": stage.total_trials,
         "variants": variants,

@@ -54,6 +54,8 @@ def to_distribution(param: Param) -> BaseDistribution:
     if isinstance(param, Categorical):
         return CategoricalDistribution(tuple(range(len(param.values))))
     if isinstance(param, Numeric):
+        if log_quantised(param):  # Optuna has no step on a log scale: snapped in _decode
+            return FloatDistribution(param.low, param.high, log=True)
         if param.integer:
             step = max(1, int(param.q or 1))
             return IntDistribution(
@@ -62,6 +64,13 @@ def to_distribution(param: Param) -> BaseDistribution:
         float_step = None if param.log else param.q  # Optuna allows no step on a log scale
         return FloatDistribution(param.low, param.high, log=param.log, step=float_step)
     raise TypeError(f"constant parameters are not searched, but got {param!r}")
+
+
+def log_quantised(param: Numeric) -> bool:
+    """A quantised log-scale parameter (``q_log_uniform_values``, ``q_log_normal``...): TPE
+    searches its log range and the proposal is rounded to a multiple of ``q`` as W&B does (an
+    integer when ``q`` is one), so ``8..64, q 8`` proposes 24, never 25.045."""
+    return param.log and bool(param.q)
 
 
 def _encode(space: Space, config: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -78,7 +87,8 @@ def _encode(space: Space, config: Mapping[str, Any]) -> dict[str, Any] | None:
             params[name] = param.values.index(value)
         elif isinstance(param, Numeric):
             clipped = min(max(float(value), param.low), param.high)
-            params[name] = int(round(clipped)) if param.integer else clipped
+            whole = param.integer and not log_quantised(param)
+            params[name] = int(round(clipped)) if whole else clipped
     return params
 
 
@@ -86,7 +96,12 @@ def _decode(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
     config = constants(space)
     for name, value in params.items():
         param = space[name]
-        config[name] = param.values[value] if isinstance(param, Categorical) else value
+        if isinstance(param, Categorical):
+            config[name] = param.values[value]
+        elif isinstance(param, Numeric) and log_quantised(param):
+            config[name] = _number(param, param.snap(value))
+        else:
+            config[name] = value
     return config
 
 

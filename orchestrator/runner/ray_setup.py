@@ -3,14 +3,18 @@
 Ray Tune's defaults cost seconds per trial on a 2-core machine (dashboard, per-trial JSON/CSV/
 TensorBoard loggers, actor start-up per trial, driver log forwarding). Rungs records everything
 in its database, so the default loggers are switched off and actors are reused; measured ~30x
-cheaper (see benchmarks/RESULTS_orchestration_overhead.md).
+cheaper (see benchmarks/results/RESULTS_orchestration_overhead.md).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+from pathlib import Path
 from typing import Any
+
+from orchestrator.packages import shadowing_dirs
 
 # Read by Ray at import or Tuner construction time, so they are set before any Ray import.
 TUNE_ENV = {
@@ -25,6 +29,10 @@ TUNE_ENV = {
     # here); the warning says nothing a Rungs user can act on.
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 }
+
+
+# Run by Ray in each worker before any task; see orchestrator/packages.py.
+WORKER_SETUP_HOOK = "orchestrator.packages.pin_rungs_packages"
 
 
 def configure_env(max_pending: int | None = None) -> None:
@@ -47,7 +55,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     if ray.is_initialized():
         return ray
     common: dict[str, Any] = dict(
-        log_to_driver=False, configure_logging=False, ignore_reinit_error=True
+        log_to_driver=False,
+        configure_logging=False,
+        ignore_reinit_error=True,
+        runtime_env=_worker_runtime_env(),
     )
     if address:
         ray.init(address=address, **common)
@@ -55,6 +66,16 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
         cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
         ray.init(num_cpus=cpus, include_dashboard=False, **common)
     return ray
+
+
+def _worker_runtime_env() -> dict[str, str] | None:
+    """Ray puts the driver's directory (and its script's) first on every worker's sys.path: a
+    user's own `trainers/` or `stages/` folder there would replace Rungs' packages in the trials,
+    so then every worker pins Rungs' own before running anything."""
+    driver_dirs = [Path.cwd(), Path(sys.argv[0]).resolve().parent]
+    if shadowing_dirs(driver_dirs):
+        return {"worker_process_setup_hook": WORKER_SETUP_HOOK}
+    return None
 
 
 def cluster_cpus() -> float:

@@ -4,7 +4,8 @@ The database is the single record (API, dashboard, CLI and resume read it), so e
 learns is written as it happens. Result rows are batched - flushed every ``flush_every`` rows,
 every ``flush_seconds`` and whenever a trial ends - because one transaction per epoch would cost
 more than the trial itself for cheap trials. Appends are idempotent on (trial_id, step), so a
-trial re-run after a restart cannot duplicate rows.
+trial re-run after a restart cannot duplicate rows. While the database is unreachable every write
+is retried with backoff (:mod:`orchestrator.storage.retrying`) and no buffered row is dropped.
 
 Final statuses: ``early_stopped`` (the scheduler's StopDecision, stored with rule, rung,
 threshold and value), ``diverged``/``early_stopped`` from the trainer's TrialOutcome (with its
@@ -26,6 +27,8 @@ from ray.tune import Callback
 from orchestrator.runner import tags
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import ResultRow
+from orchestrator.storage.retrying import retrying
+from stages.states import TrialState
 from stages.stopping import StopDecision
 
 # Keys Ray adds to every result: bookkeeping, not the trainer's metrics.
@@ -54,6 +57,9 @@ _RAY_KEYS = frozenset(
         "timesteps_this_iter",
     ]
 )
+
+# The stop reason of a trial the sweep's cancellation ended.
+_SWEEP_STOPPED = {"rule": "cancelled", "message": "the sweep was stopped"}
 
 
 @dataclass
@@ -95,7 +101,9 @@ class Recorder(Callback):
         flush_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.storage, self.stage_id = storage, stage_id
+        # Every write waits out a database restart (retrying, with backoff) instead of failing
+        # the sweep; rows stay buffered meanwhile, and the trials keep running.
+        self.storage, self.stage_id = retrying(storage), stage_id
         self.metric, self.goal, self.decisions = metric, goal, decisions
         self.flush_every, self.flush_seconds, self.clock = flush_every, flush_seconds, clock
         self.live: dict[str, _Live] = {}  # by Ray trial id
@@ -121,10 +129,10 @@ class Recorder(Callback):
             config=tags.strip(config),
             seed=int(config.get(tags.SEED, 0)),
             name=str(config.get(tags.GROUP) or key),
-            status="running",
+            status=TrialState.RUNNING,
         )
         stored = self.storage.get_trial(db_id)  # a re-run trial keeps what was stored before
-        self.storage.update_trial(db_id, status="running")
+        self.storage.update_trial(db_id, status=TrialState.RUNNING)
         self.live[trial.trial_id] = _Live(
             db_id, key, stored.best_value, stored.last_value, stored.epochs
         )
@@ -162,32 +170,34 @@ class Recorder(Callback):
         if live is None:
             return
         self.flush()
-        self._finish(live, "failed", {"rule": "error", "message": error_message(trial)})
+        self._finish(live, TrialState.FAILED, {"rule": "error", "message": error_message(trial)})
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self.flush()
         for live in list(self.live.values()):  # the fit ended under them (sweep cancelled)
-            self._finish(
-                live, "cancelled", {"rule": "cancelled", "message": "the sweep was stopped"}
-            )
+            self._finish(live, TrialState.CANCELLED, _SWEEP_STOPPED)
         self.live.clear()
 
     # -- helpers -------------------------------------------------------------------------------
     def flush(self) -> None:
+        """Store the buffered rows. They leave the buffer only once stored: a flush that failed
+        (the database gone for longer than the outage limit) loses nothing."""
         if self.buffer:
-            rows, self.buffer = self.buffer, []
-            self.storage.append_results(rows)
+            self.storage.append_results(self.buffer)
+            self.buffer = []
         self._last_flush = self.clock()
 
     def final_status(self, live: _Live) -> tuple[str, dict[str, Any] | None]:
         decision = self.decisions.get(live.key)
         if decision is not None:
-            return "early_stopped", decision.to_dict(self.metric)
-        if live.status in ("diverged", "early_stopped"):
+            return TrialState.EARLY_STOPPED, decision.to_dict(self.metric)
+        if live.status in tags.TRAINER_STOPS:
             return live.status, {"rule": "trainer", "message": live.reason or live.status}
+        if live.status == TrialState.FAILED:  # a program that crashed (trainable.failed_report)
+            return TrialState.FAILED, {"rule": "error", "message": live.reason or "failed"}
         if live.status is None:  # ended without its outcome report: the sweep was stopped
-            return "cancelled", {"rule": "cancelled", "message": "the sweep was stopped"}
-        return "completed", None
+            return TrialState.CANCELLED, _SWEEP_STOPPED
+        return TrialState.COMPLETED, None
 
     def _track(self, live: _Live, step: int, value: Any) -> None:
         live.epochs = max(live.epochs, step)

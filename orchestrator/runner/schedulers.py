@@ -3,7 +3,7 @@
 The maths lives in :mod:`stages.stopping` (pure, tested without Ray); this class is only the
 adapter. One scheduler serves a whole stage and dispatches by the trial's ``__variant`` tag, so
 stage 3's hyperband and median variants share one ``Tuner.fit()``. Rules know trials by their
-stable database key, which lets :mod:`orchestrator.runner.resume` rebuild a rule by replaying the
+stable database key, which lets :mod:`orchestrator.runner.history` rebuild a rule by replaying the
 stored results before the stage continues.
 """
 

@@ -2,9 +2,9 @@
 
 One :class:`StageSearcher` serves all variants of a stage, so stage 3's hyperband and median
 variants run in ONE ``Tuner.fit()`` sharing the machine: each suggestion goes to the variant with
-the most budget left (ties: declaration order), comes from that variant's own proposer (the seed
-log ran them as two separate W&B sweeps, each with its own bayes), and is tagged with
-``__variant``, ``__key`` and ``__seed`` (see :mod:`orchestrator.runner.tags`).
+the most budget left (ties: declaration order), comes from that variant's own proposer (as two
+separate W&B sweeps would, each with its own bayes search), and is tagged with ``__variant``,
+``__key`` and ``__seed`` (see :mod:`orchestrator.runner.tags`).
 
 Keys are ``<variant>-<ordinal>`` and never reused: after a restart the searcher continues the
 ordinals past the stored trials and first re-runs the interrupted ones under their old keys and
@@ -14,6 +14,7 @@ configs, so the database keeps one trial per key.
 from __future__ import annotations
 
 import json
+import sys
 from collections import deque
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ray.tune.search import Searcher
 
 from orchestrator.runner import tags
 from orchestrator.runner.proposers import Outcome, Proposer
+from stages.states import TrialState
 from stages.stopping import StopDecision
 
 
@@ -53,6 +55,10 @@ class StageSearcher(Searcher):
 
     ``decisions`` is shared with the :class:`~orchestrator.runner.schedulers.RuleScheduler`: a
     trial with a decision was stopped early and is told to its proposer as PRUNED.
+
+    ``target`` is W&B's ``metric.target``: once any trial reports a value that reaches it, no
+    new trial starts (running ones finish), as W&B finishes a sweep; ``target_reached`` starts
+    true when a stored trial of the stage reached it before a restart.
     """
 
     def __init__(
@@ -63,8 +69,11 @@ class StageSearcher(Searcher):
         mode: str,
         fixed: Mapping[str, Any],
         decisions: MutableMapping[str, StopDecision],
+        target: float | None = None,
+        target_reached: bool = False,
     ) -> None:
         super().__init__(metric=metric, mode=mode)
+        self.target, self.target_reached = target, target_reached
         self.variants = {v.name: v for v in variants}
         self.fixed = dict(fixed)
         self.decisions = decisions
@@ -73,7 +82,7 @@ class StageSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         variant = self._next_variant()
-        if variant is None:
+        if variant is None or self.target_reached:
             return Searcher.FINISHED
         config = self._config_for(variant)
         if config is None:  # the proposer is exhausted (a small grid): stop this variant
@@ -120,6 +129,14 @@ class StageSearcher(Searcher):
         better = best is None or (value > best if self.mode == "max" else value < best)
         if better:
             self._best[trial_id] = float(value)
+        if reaches(value, self.target, self.mode) and not self.target_reached:
+            self.target_reached = True
+            print(
+                f"metric.target {self.target:g} reached ({self.metric} = {value:g}): "
+                "no new trials in this stage",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -134,18 +151,25 @@ class StageSearcher(Searcher):
             variant.proposer.tell(params, self._best.pop(trial_id, None), outcome)
 
     def save(self, checkpoint_path: str) -> None:
-        # Resume is driven by the database, not by Ray's experiment state (see resume.py), so the
+        # Resume is driven by the database, not by Ray's experiment state (see history.py), so the
         # searcher only leaves a note; Ray calls this on every experiment snapshot.
         with open(checkpoint_path, "w") as fh:
             json.dump({"resume": "database"}, fh)
 
     def restore(self, checkpoint_path: str) -> None:
         # Rungs never calls Tuner.restore: `rungs resume` rebuilds the searcher from the stored
-        # trials (resume.py). Reaching this means someone restored a Ray experiment by hand.
+        # trials (history.py). Reaching this means someone restored a Ray experiment by hand.
         raise RuntimeError(
             "Rungs sweeps resume from the database, not from Ray's experiment folder: "
             "use `rungs resume SWEEP_ID`"
         )
+
+
+def reaches(value: float | None, target: float | None, mode: str) -> bool:
+    """Whether ``value`` reaches W&B's ``metric.target`` (at or past it in the goal's direction)."""
+    if value is None or target is None:
+        return False
+    return value >= target if mode == "max" else value <= target
 
 
 def trial_outcome(
@@ -160,12 +184,13 @@ def trial_outcome(
     TPE that value as COMPLETE would compare a 3-epoch score with 27-epoch scores and pull the
     model towards configs that merely start fast. PRUNED keeps it out of TPE's value ranking while
     still marking the region as unpromising. Diverged trials are PRUNED for the same reason
-    (their region is bad; their value is not comparable); crashes are FAILED (no information).
+    (their region is bad; their value is not comparable); crashes, a trainer's own or a
+    program's reported failure, are FAILED (no information).
     """
-    if error:
+    if error or (result and result.get(tags.STATUS) == TrialState.FAILED):
         return "failed"
     if key in decisions:
         return "pruned"
-    if result and result.get(tags.STATUS) in ("diverged", "early_stopped"):
+    if result and result.get(tags.STATUS) in tags.TRAINER_STOPS:
         return "pruned"
     return "complete"

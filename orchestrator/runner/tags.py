@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from stages.states import TrialState
+
 VARIANT = "__variant"
 KEY = "__key"
 SEED = "__seed"
@@ -18,6 +20,9 @@ GROUP = "__group"  # validation: the selected config a seed run belongs to
 FINAL = "__final"
 STATUS = "__status"
 REASON = "__reason"
+# The statuses a trainer may end a trial with by itself besides completed (its stopping rule or
+# divergence check): stored as reported, told to the proposers as pruned.
+TRAINER_STOPS = frozenset({TrialState.DIVERGED, TrialState.EARLY_STOPPED})
 
 
 def strip(config: Mapping[str, Any]) -> dict[str, Any]:

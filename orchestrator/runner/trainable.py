@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.runner import tags
+from orchestrator.runner.programs import MetricReports, ProgramTrials
 from orchestrator.runner.wandb_logging import WandbSettings, wandb_reporter
+from stages.states import TrialState
 from trainers.api import DataRequest, TrialOutcome, TrialRequest
+
+# How long Ray waits for a stopped trial's thread before it gives up reusing the actor (its
+# default is 2 s): a program's stop may take its SIGTERM grace period, then a SIGKILL.
+_THREAD_TIMEOUT_ENV = "TUNE_FUNCTION_THREAD_TIMEOUT_S"
+_KILL_MARGIN_S = 5
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class TrialContext:
     metric: str
     default_seed: int = 0
     wandb: WandbSettings | None = None
+    program: ProgramTrials | None = None  # set when the sweep runs a user's own script
 
 
 class RayReporter:
@@ -78,6 +86,15 @@ def final_report(outcome: TrialOutcome, last: Mapping[str, float], metric: str) 
     return report
 
 
+def failed_report(reason: str, last: Mapping[str, float], metric: str) -> dict[str, Any]:
+    """The outcome report of a program that failed (a crash, out of memory, no metric): the
+    trial is recorded ``failed`` with ``reason`` and told to the proposer as failed."""
+    report: dict[str, Any] = {tags.FINAL: 1, tags.STATUS: TrialState.FAILED, tags.REASON: reason}
+    report[metric] = last.get(metric, float("nan"))
+    report["epoch"] = int(last.get("epoch", 0))
+    return report
+
+
 def train_fn(config: dict[str, Any], ctx: TrialContext) -> None:
     """Ray Tune entry point (use with ``tune.with_parameters(train_fn, ctx=...)``)."""
     from ray import tune
@@ -88,6 +105,31 @@ def train_fn(config: dict[str, Any], ctx: TrialContext) -> None:
     request = build_request(ctx, config, trial_dir)
     ray_reporter = RayReporter()
     run_name = str(config.get(tags.KEY, tune.get_context().get_trial_name()))
+    if ctx.program is not None:
+        train_program(ctx.program, request, run_name, ray_reporter)
+        return
     with wandb_reporter(ctx.wandb, ray_reporter, name=run_name, config=request.hparams) as reporter:
         outcome = run_trial(request, reporter)
     tune.report(final_report(outcome, ray_reporter.last, ctx.metric))
+
+
+def train_program(
+    trials: ProgramTrials, request: TrialRequest, key: str, ray_reporter: RayReporter
+) -> None:
+    """One trial of a user's program. When the stage's rule stops it, Ray's ``tune.report``
+    raises SystemExit in this thread (the trainer kills the program's process group on the way
+    out), so the actor waits long enough for that kill before reusing itself."""
+    import ray
+    from ray import tune
+
+    from trainers import run_trial
+    from trainers.program.failures import ProgramFailed
+
+    os.environ[_THREAD_TIMEOUT_ENV] = str(int(trials.program.grace_seconds) + _KILL_MARGIN_S)
+    request = trials.request(request, key, ray.get_gpu_ids())
+    try:
+        outcome = run_trial(request, MetricReports(ray_reporter, trials.metric))
+    except ProgramFailed as failure:
+        tune.report(failed_report(str(failure), ray_reporter.last, trials.metric))
+        return
+    tune.report(final_report(outcome, ray_reporter.last, trials.metric))

@@ -1,9 +1,9 @@
 """Per-trial W&B logging: offline into the sweep folder by default, never required.
 
-The researchers this serves live in W&B (the seed log links every run), so each trial is a W&B
-run: group = the sweep, job_type = the stage, name = the trial's stable key. The mode follows the
-sweep YAML's ``wandb`` block: absent -> ``offline`` (files under ``<sweep folder>/wandb``, sync
-later with ``wandb sync``); ``wandb: false`` -> off; ``online`` only when the user wrote it.
+The researchers this serves keep their runs in W&B, so each trial is a W&B run: group = the
+sweep, job_type = the stage, name = the trial's stable key. The mode follows the sweep YAML's
+``wandb`` block: absent -> ``offline`` (files under ``<sweep folder>/wandb``, sync later with
+``wandb sync``); ``wandb: false`` -> off; ``online`` only when the user wrote it.
 ``WANDB_MODE=disabled`` in the environment (the test suite sets it) turns it off without
 importing wandb at all.
 """

@@ -4,12 +4,14 @@ Contract (as Optuna's ``BaseStorage`` states its own):
 
 * thread-safe and multi-process safe: several processes (the runner, the API, two workers) may
   use the same database at once; every method is its own transaction;
-* ``claim_next_sweep`` is atomic: two workers never get the same sweep;
+* a sweep is run under a lease (:mod:`orchestrator.storage.leases`): claiming, acquiring,
+  renewing, releasing and re-queueing are each atomic, so two workers never get the same sweep
+  and a sweep never runs twice at once while its lease is renewed;
 * results are append-only and idempotent on ``(trial_id, step)``: appending a row that exists is a
   no-op, so a resumed stage that re-reports an epoch cannot duplicate it;
 * ``create_trial`` is idempotent on ``(stage_id, key)``: it returns the existing id;
-* a trial in a final state (completed, early_stopped, diverged, failed, cancelled) keeps its
-  config; only its status fields may still be corrected.
+* a trial in a final state (:attr:`stages.states.State.is_final`) keeps its config; only its
+  status fields may still be corrected;
 * ``ResultRecord.id`` grows monotonically: ``results_after(sweep_id, cursor)`` returns what is new.
 """
 
@@ -26,6 +28,7 @@ from orchestrator.storage.records import (
     SweepRecord,
     TrialRecord,
 )
+from stages.states import StageState, SweepState, TrialState
 
 
 class BaseStorage(abc.ABC):
@@ -40,7 +43,7 @@ class BaseStorage(abc.ABC):
         spec: dict[str, Any],
         yaml_text: str,
         source_path: str | None = None,
-        state: str = "queued",
+        state: str = SweepState.QUEUED,
     ) -> int: ...
 
     @abc.abstractmethod
@@ -53,9 +56,33 @@ class BaseStorage(abc.ABC):
     @abc.abstractmethod
     def set_sweep_state(self, sweep_id: int, state: str, error: str | None = None) -> None: ...
 
+    # -- leases (see orchestrator.storage.leases) ------------------------------------------
     @abc.abstractmethod
-    def claim_next_sweep(self, worker: str) -> SweepRecord | None:
-        """Atomically move the oldest queued sweep to running, owned by ``worker``."""
+    def claim_next_sweep(self, worker: str, lease_seconds: float) -> SweepRecord | None:
+        """Atomically move the oldest queued sweep (or running one whose lease expired) to
+        running under a lease of ``worker``'s for ``lease_seconds``; None when there is none."""
+
+    @abc.abstractmethod
+    def acquire_lease(
+        self, sweep_id: int, owner: str, lease_seconds: float, *, replacing: str | None = None
+    ) -> bool:
+        """Mark the sweep running under ``owner``'s lease if the lease is free (or ``owner``'s,
+        or ``replacing``'s) and the sweep may resume; False, changing nothing, otherwise."""
+
+    @abc.abstractmethod
+    def renew_lease(self, sweep_id: int, owner: str, lease_seconds: float) -> bool:
+        """Extend the lease; False when the sweep no longer runs under ``owner``."""
+
+    @abc.abstractmethod
+    def release_lease(
+        self, sweep_id: int, owner: str, state: str | None = None, error: str | None = None
+    ) -> bool:
+        """Give the lease back, ending the sweep in ``state`` if it still runs under ``owner``;
+        whether the state was written."""
+
+    @abc.abstractmethod
+    def requeue_sweep(self, sweep_id: int) -> bool:
+        """Queue the sweep again unless its state forbids it or it runs under a live lease."""
 
     # -- stages -------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -68,7 +95,7 @@ class BaseStorage(abc.ABC):
         kind: str,
         plan: dict[str, Any],
         space: dict[str, Any] | None = None,
-        state: str = "pending",
+        state: str = StageState.PENDING,
     ) -> int:
         """Create the stage or update its plan/space/state; unique on (sweep_id, name)."""
 
@@ -92,7 +119,7 @@ class BaseStorage(abc.ABC):
         config: dict[str, Any],
         seed: int = 0,
         name: str | None = None,
-        status: str = "running",
+        status: str = TrialState.RUNNING,
     ) -> int: ...
 
     @abc.abstractmethod

@@ -58,7 +58,9 @@ class Sweep(Base):
     yaml_text: Mapped[str] = mapped_column(Text)
     source_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # The lease (orchestrator.storage.leases): ``worker`` owns the sweep until it expires.
     worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
@@ -159,6 +161,7 @@ def sweep_record(row: Any) -> SweepRecord:
         updated_at=_utc(row.updated_at),
         error=row.error,
         worker=row.worker,
+        lease_expires_at=utc(row.lease_expires_at),
     )
 
 

@@ -1,4 +1,7 @@
-"""Plain records the storage returns: detached from any SQLAlchemy session, safe to pass around."""
+"""Plain records the storage returns: detached from any SQLAlchemy session, safe to pass around.
+
+States are stored as plain strings, the values of :mod:`stages.states`' enums.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-SWEEP_STATES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
-STAGE_STATES = ("pending", "running", "completed", "failed", "cancelled")
-# running/completed are the normal path; early_stopped = stopped by the scheduler (hyperband or
-# median rule: see stop_reason); diverged = NaN/inf losses past the limit; failed = exception/OOM.
-TRIAL_STATES = (
-    "pending",
-    "running",
-    "completed",
-    "early_stopped",
-    "diverged",
-    "failed",
-    "cancelled",
-)
+from stages.trials import TrialSummary
 
 
 @dataclass(frozen=True)
 class SweepRecord:
     id: int
     name: str
-    state: str
+    state: str  # a SweepState value
     spec: dict[str, Any]
     yaml_text: str
     source_path: str | None
     created_at: datetime
     updated_at: datetime
     error: str | None
-    worker: str | None
+    worker: str | None  # the lease's owner (orchestrator.storage.leases), or the last one
+    lease_expires_at: datetime | None = None  # None: nobody holds the lease
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,7 @@ class StageRecord:
     name: str
     position: int
     kind: str  # "search" | "select" | "validate"
-    state: str
+    state: str  # a StageState value
     plan: dict[str, Any]
     space: dict[str, Any] | None
     summary: dict[str, Any] | None
@@ -61,7 +53,7 @@ class TrialRecord:
     name: str
     config: dict[str, Any]
     seed: int
-    status: str
+    status: str  # a TrialState value
     stop_reason: dict[str, Any] | None
     best_value: float | None
     last_value: float | None
@@ -69,6 +61,22 @@ class TrialRecord:
     started_at: datetime | None
     finished_at: datetime | None
     compute_seconds: float
+
+    def summary(self, max_epochs: int | None, **extra: Any) -> TrialSummary:
+        """The stage logic's view of this trial; ``max_epochs`` is its stage's budget. Seed and
+        compute seconds ride in ``extra`` (the report needs them), with any ``extra`` given."""
+        return TrialSummary(
+            id=self.id,
+            config=self.config,
+            value=self.best_value,
+            name=self.name,
+            stage=self.stage_name,
+            variant=self.variant,
+            status=self.status,
+            epochs=self.epochs,
+            max_epochs=max_epochs,
+            extra={"seed": self.seed, "compute_seconds": self.compute_seconds, **extra},
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ How the contract of :mod:`orchestrator.storage.base` is kept:
   in between (what a deferred ``BEGIN`` risks in WAL mode);
 * PostgreSQL uses row locks (``FOR UPDATE SKIP LOCKED`` to claim a sweep) and
   ``INSERT ... ON CONFLICT`` for the idempotent inserts;
+* the lease methods (claim, acquire, renew, release, re-queue) come from
+  :class:`~orchestrator.storage.leases.SQLLeases`, one conditional UPDATE each;
 * JSON documents are written without NaN or infinity (see :func:`settings.plain_json`).
 """
 
@@ -28,7 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
-from orchestrator.storage.base import BaseStorage
+from orchestrator.storage.leases import SQLLeases
+from orchestrator.storage.migrate import upgrade_schema
 from orchestrator.storage.models import (
     Base,
     Result,
@@ -41,9 +44,6 @@ from orchestrator.storage.models import (
     trial_record,
 )
 from orchestrator.storage.records import (
-    STAGE_STATES,
-    SWEEP_STATES,
-    TRIAL_STATES,
     ResultRecord,
     ResultRow,
     StageRecord,
@@ -55,9 +55,8 @@ from orchestrator.storage.settings import (
     create_storage_engine,
     is_sqlite_memory,
 )
+from stages.states import StageState, SweepState, TrialState
 
-FINAL_TRIAL_STATES = ("completed", "early_stopped", "diverged", "failed", "cancelled")
-FINAL_STAGE_STATES = ("completed", "failed", "cancelled")
 TRIAL_ORDER_COLUMNS = {
     "id": Trial.id,
     "best_value": Trial.best_value,
@@ -81,18 +80,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_state(state: str, valid: Sequence[str], what: str) -> None:
-    if state not in valid:
-        raise ValueError(f"{what} state must be one of {list(valid)}, but got {state=}")
-
-
 def _finite(value: float | None) -> float | None:
     """NaN/inf metric values are stored as NULL: "no usable value" on both backends."""
     return value if value is None or math.isfinite(value) else None
 
 
 def _statuses(status: str | Sequence[str]) -> list[str]:
-    return [status] if isinstance(status, str) else list(status)
+    return [str(status)] if isinstance(status, str) else [str(s) for s in status]
 
 
 def _trial_filters(
@@ -120,7 +114,7 @@ def _order_column(order_by: str, descending: bool) -> ColumnElement[Any]:
     return (column.desc() if descending else column.asc()).nulls_last()
 
 
-class SQLStorage(BaseStorage):
+class SQLStorage(SQLLeases):
     """:class:`BaseStorage` on any SQLAlchemy URL; tested on SQLite and PostgreSQL.
 
     Create one instance per process (engines and their pools must not cross a ``fork``); one
@@ -151,13 +145,9 @@ class SQLStorage(BaseStorage):
         self._engine.dispose()
 
     def create_tables(self) -> None:
-        """Create missing tables; safe when several processes start at once."""
-        with self._session(write=True) as session:
-            if not self._is_sqlite:
-                session.execute(
-                    text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": _LOCK_NAMESPACE}
-                )
-            Base.metadata.create_all(session.connection())
+        """Create the schema, or upgrade an older one (:mod:`.migrate`: a database newer than
+        this release raises ``SchemaTooNew``); safe when several processes start at once."""
+        upgrade_schema(self._engine)
 
     @contextmanager
     def _session(self, write: bool = False) -> Iterator[Session]:
@@ -193,9 +183,9 @@ class SQLStorage(BaseStorage):
         spec: dict[str, Any],
         yaml_text: str,
         source_path: str | None = None,
-        state: str = "queued",
+        state: str = SweepState.QUEUED,
     ) -> int:
-        _check_state(state, SWEEP_STATES, "sweep")
+        state = SweepState.check(state).value  # the plain string, whatever the caller passed
         now = _now()
         sweep = Sweep(
             name=name,
@@ -227,36 +217,10 @@ class SQLStorage(BaseStorage):
 
     def set_sweep_state(self, sweep_id: int, state: str, error: str | None = None) -> None:
         """``error`` describes the new state: it replaces the old one (None clears it)."""
-        _check_state(state, SWEEP_STATES, "sweep")
+        state = SweepState.check(state).value
         with self._session(write=True) as session:
             sweep = _get(session, Sweep, sweep_id)
             sweep.state, sweep.error, sweep.updated_at = state, error, _now()
-
-    def claim_next_sweep(self, worker: str) -> SweepRecord | None:
-        """Oldest queued sweep -> running, owned by ``worker``; None when nothing is queued.
-
-        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` (a second worker takes the next sweep instead of
-        waiting); SQLite: the ``BEGIN IMMEDIATE`` write lock serialises claimers.
-        """
-        query = (
-            select(Sweep)
-            .where(Sweep.state == "queued")
-            .order_by(Sweep.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        with self._session(write=True) as session:
-            sweep = session.scalars(query).first()
-            if sweep is None:
-                return None
-            sweep.state, sweep.worker, sweep.error, sweep.updated_at = (
-                "running",
-                worker,
-                None,
-                _now(),
-            )
-            session.flush()
-            return sweep.to_record()
 
     # -- stages ---------------------------------------------------------------------------------
     def upsert_stage(
@@ -268,9 +232,9 @@ class SQLStorage(BaseStorage):
         kind: str,
         plan: dict[str, Any],
         space: dict[str, Any] | None = None,
-        state: str = "pending",
+        state: str = StageState.PENDING,
     ) -> int:
-        _check_state(state, STAGE_STATES, "stage")
+        state = StageState.check(state).value
         values = {"position": position, "kind": kind, "plan": plan, "space": space, "state": state}
         stmt = self._insert(Stage).values(sweep_id=sweep_id, name=name, **values)
         stmt = stmt.on_conflict_do_update(index_elements=["sweep_id", "name"], set_=values)
@@ -283,13 +247,13 @@ class SQLStorage(BaseStorage):
     ) -> None:
         """Entering running stamps started_at (once); a final state stamps finished_at.
         ``summary`` replaces the stored one when given."""
-        _check_state(state, STAGE_STATES, "stage")
+        state = StageState.check(state).value
         with self._session(write=True) as session:
             stage = _get(session, Stage, stage_id)
             stage.state = state
-            if state == "running" and stage.started_at is None:
+            if state == StageState.RUNNING and stage.started_at is None:
                 stage.started_at = _now()
-            if state in FINAL_STAGE_STATES:
+            if StageState(state).is_final:
                 stage.finished_at = _now()
             if summary is not None:
                 stage.summary = summary
@@ -316,14 +280,14 @@ class SQLStorage(BaseStorage):
         config: dict[str, Any],
         seed: int = 0,
         name: str | None = None,
-        status: str = "running",
+        status: str = TrialState.RUNNING,
     ) -> int:
         """Idempotent on ``(stage_id, key)``: an existing trial's id is returned unchanged.
 
         ``name`` defaults to ``<stage>-<variant>-<n>``, n counting that variant's trials from 1.
         A running trial gets started_at now, a final one finished_at too.
         """
-        _check_state(status, TRIAL_STATES, "trial")
+        status = TrialState.check(status).value
         with self._session(write=True) as session:
             stage = _get(session, Stage, stage_id)
             existing = _trial_id(session, stage_id, key)
@@ -362,8 +326,8 @@ class SQLStorage(BaseStorage):
             "status": status,
             "epochs": 0,
             "compute_seconds": 0.0,
-            "started_at": now if status != "pending" else None,
-            "finished_at": now if status in FINAL_TRIAL_STATES else None,
+            "started_at": now if status != TrialState.PENDING else None,
+            "finished_at": now if TrialState(status).is_final else None,
         }
 
     def update_trial(
@@ -384,7 +348,7 @@ class SQLStorage(BaseStorage):
         infinite best/last value is stored as NULL (no usable value, on both backends).
         """
         if status is not None:
-            _check_state(status, TRIAL_STATES, "trial")
+            status = TrialState.check(status).value
         changes = {
             "status": status,
             "stop_reason": stop_reason,
@@ -398,7 +362,7 @@ class SQLStorage(BaseStorage):
             for field, value in changes.items():
                 if value is not None:
                     setattr(trial, field, value)
-            if status == "running" and trial.started_at is None:
+            if status == TrialState.RUNNING and trial.started_at is None:
                 trial.started_at = _now()
             if finished:
                 trial.finished_at = _now()

@@ -1,7 +1,8 @@
 """The sample-efficiency benchmark: the simulated clock, and a --quick run on the simulator.
 
 The quick run checks that the report has every strategy with finite numbers; whether progressive
-scaling wins is the benchmark's finding (benchmarks/RESULTS_sample_efficiency.md), not a test.
+scaling wins is the benchmark's finding (benchmarks/results/RESULTS_sample_efficiency.md), not a
+test.
 """
 
 from __future__ import annotations

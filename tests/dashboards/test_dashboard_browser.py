@@ -26,11 +26,14 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests.services import CHROMIUM_ENV
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+# `make test` finds or installs it (tests/services.py); Debian's path otherwise.
+CHROMIUM = os.environ.get(CHROMIUM_ENV, "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 K = 2
@@ -53,8 +56,8 @@ selection: {{k: {K}}}
 validation: {{subset: 8000, seeds: [42]}}
 wandb: false
 """
-CSV_COLUMNS = ["rank", "trial_id", "name", "stage", "variant", "score", "lr", "weight_decay",
-               "distance_to_nearest"]  # fmt: skip
+CSV_COLUMNS = ["rank", "name", "source", "trial_id", "stage", "variant", "score", "lr",
+               "weight_decay", "distance_to_nearest"]  # fmt: skip
 # Failed requests the page makes on purpose: the ranking is 404 until validation has results.
 EXPECTED_HTTP_ERRORS = (("/ranking", 404),)
 CURVE_POINTS_JS = """() => {
@@ -214,14 +217,16 @@ def _follow_curves(page: Any, base: str, sweep_id: int) -> None:
 
 
 def _download_csv(page: Any, base: str, sweep_id: int, tmp_path: Path) -> None:
-    """Once the API has a top-k, the page's button downloads it as the validation CSV."""
+    """Once the API has a top-k, the page's button downloads it; mid-sweep it is a preview of
+    the validation CSV, and both the page and the file name say so."""
     _wait(f"a top-{K}", lambda: _top_rows(base, sweep_id) >= K, timeout=240, every=2)
     page.fill("#k", str(K))
     page.dispatch_event("#k", "change")
     with page.expect_download(timeout=30_000) as info:
         page.click("#csv-button")
     download = info.value
-    assert download.suggested_filename == f"top{K}_configs_for_validation.csv"
+    assert download.suggested_filename == f"top{K}_configs_preview.csv"
+    assert page.inner_text("#top-label").startswith("Preview: selection has not run yet")
     target = tmp_path / download.suggested_filename
     download.save_as(target)
     frame = pd.read_csv(io.StringIO(target.read_text()))

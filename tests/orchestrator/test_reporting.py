@@ -2,14 +2,11 @@ import json
 
 import pytest
 
-from orchestrator.reporting import (
-    build_report,
-    hyperparameter_importance,
-    top_k_for_sweep,
-    trials_by_stage,
-)
-from orchestrator.spec import spec_to_dict
+from orchestrator.picks import top_k
+from orchestrator.reporting import build_report
+from orchestrator.stored_trials import trials_by_stage
 from orchestrator.storage import ResultRow, open_storage
+from orchestrator.sweepfile import spec_to_dict
 from stages.space import Categorical, Constant, Numeric
 from stages.spec import (
     Hyperband,
@@ -22,7 +19,6 @@ from stages.spec import (
     Validation,
     Variant,
 )
-from stages.trials import TrialSummary
 
 SPACE = {
     "lr": Numeric(1e-4, 1e-2, log=True),
@@ -57,6 +53,8 @@ STAGE3 = [
     ("median", "m2", 5e-3, "sgd", "completed", 4, 3.0),
 ]
 VALIDATION = {"h1": [4.1, 4.0, 4.05], "h4": [3.9, 3.95, 3.85], "m1": [3.7, 3.8, 3.75]}
+# the runner names every validation run of a pick after the pick (the top-k order below)
+PICK_NAMES = {"h1": "config1", "h4": "config2", "m1": "config3"}
 
 
 def add_trials(storage, stage_id, rows):
@@ -91,11 +89,15 @@ def add_validation(storage, stage_id):
     for name, values in VALIDATION.items():
         for seed, value in zip((42, 123, 456), values, strict=True):
             config = {**configs[name], "seed": seed}
-            key = f"{name}-{seed}"
-            tid = storage.create_trial(stage_id, variant="main", key=key, config=config, seed=seed)
+            key, group = f"{name}-{seed}", PICK_NAMES[name]
+            tid = storage.create_trial(
+                stage_id, variant="main", key=key, config=config, seed=seed, name=group
+            )
             storage.update_trial(tid, status="completed", best_value=value, epochs=6)
     crashed = {**configs["m1"], "seed": 7}
-    tid = storage.create_trial(stage_id, variant="main", key="m1-7", config=crashed, seed=7)
+    tid = storage.create_trial(
+        stage_id, variant="main", key="m1-7", config=crashed, seed=7, name="config3"
+    )
     storage.update_trial(tid, status="failed", epochs=1)
 
 
@@ -116,21 +118,22 @@ def test_trials_take_their_budget_from_the_stage_plan(storage):
 
 def test_top_k_uses_the_spec_selection_with_diversity_and_balance(storage):
     sweep = fill(storage)
-    picks, frame = top_k_for_sweep(storage, sweep)
+    top = top_k(storage, sweep)  # the select stage has not completed: a preview
     # h4 is picked for its distance, m1 keeps the median-stopping variant in the top-k
-    assert [p.trial.name for p in picks] == ["h1", "h4", "m1"]
-    assert list(frame["name"]) == ["h1", "h4", "m1"]
-    assert frame["val_si_sdr"].tolist() == [4.0, 3.95, 3.9]
-    assert {"lr", "opt", "batch", "distance_to_nearest"} <= set(frame.columns)
-    picks, _ = top_k_for_sweep(storage, sweep, k=1)
-    assert len(picks) == 1
+    assert top.source == "preview"
+    assert [p.trial.name for p in top.picks] == ["h1", "h4", "m1"]
+    assert list(top.frame["source"]) == ["h1", "h4", "m1"]
+    assert list(top.frame["name"]) == ["config1", "config2", "config3"]
+    assert top.frame["val_si_sdr"].tolist() == [4.0, 3.95, 3.9]
+    assert {"lr", "opt", "batch", "distance_to_nearest"} <= set(top.frame.columns)
+    assert len(top_k(storage, sweep, k=1).picks) == 1
 
 
 def test_report_ranks_validation_groups_by_config_without_seed(storage):
     report = build_report(storage, fill(storage))
     ranking = report.validation
-    assert ranking is not None and ranking.recommended == "h1"
-    assert [r.config for r in ranking.rows] == ["h1", "h4", "m1"]
+    assert ranking is not None and ranking.recommended == "config1"
+    assert [r.config for r in ranking.rows] == ["config1", "config2", "config3"]
     assert [r.n for r in ranking.rows] == [3, 3, 3]  # the failed seed has no value
     assert report.stages["stage"].tolist() == [
         "stage1", "stage3/hyperband", "stage3/median", "validate"
@@ -144,11 +147,12 @@ def test_report_findings_and_exports(storage):
     report = build_report(storage, fill(storage))
     text = " ".join(report.findings)
     assert "lr has the strongest negative correlation with val_si_sdr (Spearman rho = -0.77" in text
-    assert "Validation recommends h1" in text
+    assert "Validation recommends config1" in text
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["metric"] == {"name": "val_si_sdr", "goal": "maximize"}
-    assert data["validation"]["recommended"] == "h1"
-    assert [row["name"] for row in data["top_k"]] == ["h1", "h4", "m1"]
+    assert data["validation"]["recommended"] == "config1"
+    assert [row["source"] for row in data["top_k"]] == ["h1", "h4", "m1"]
+    assert data["top_k_source"] == "preview" and data["top_k_label"].startswith("Preview")
     markdown = report.to_markdown()
     for heading in ("# Sweep", "## Stages", "## Top-k", "## Validation", "## Findings"):
         assert heading in markdown
@@ -167,18 +171,3 @@ def test_report_before_any_result_says_why_there_is_no_top_k(storage):
 def test_unknown_sweep_raises_key_error(storage):
     with pytest.raises(KeyError):
         build_report(storage, 99)
-
-
-def test_importance_sums_to_one_and_handles_few_trials():
-    trials = [
-        TrialSummary(i, {"lr": 10 ** (-4 + i / 5), "opt": "adam" if i % 2 else "sgd"}, float(i))
-        for i in range(12)
-    ]
-    importance = hyperparameter_importance(trials, SPACE, "maximize")
-    assert set(importance) == {"lr", "opt"}
-    assert sum(importance.values()) == pytest.approx(1.0)
-    assert next(iter(importance)) == "lr"  # the metric follows lr exactly
-    assert hyperparameter_importance(trials[:1], SPACE, "maximize") == {}
-    assert hyperparameter_importance(trials, SPACE, "maximize") == importance  # deterministic
-    same = [TrialSummary(t.id, t.config, 1.0) for t in trials]
-    assert hyperparameter_importance(same, SPACE, "maximize") == {}

@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy import stats
 
-from stages.analysis import correlations, stage_summary
+from stages.analysis import correlations, hyperparameter_importance, stage_summary
 from stages.space import Categorical, Constant, Numeric
 from stages.trials import TrialSummary
 
@@ -94,3 +94,27 @@ def test_findings_name_the_strongest_correlations_goal_aware():
     )
     assert any("strongest negative" in x and "not significant" not in x for x in lines)
     assert lines[-1] == "lr is the most important hyperparameter (importance 0.80)."
+
+
+IMPORTANCE_SPACE = {
+    "lr": Numeric(1e-4, 1e-2, log=True),
+    "opt": Categorical(("adam", "sgd")),
+    "batch": Constant(4),
+}
+
+
+def test_importance_sums_to_one_and_handles_few_trials():
+    ranked = [
+        TrialSummary(i, {"lr": 10 ** (-4 + i / 5), "opt": "adam" if i % 2 else "sgd"}, float(i))
+        for i in range(12)
+    ]
+    importance = hyperparameter_importance(ranked, IMPORTANCE_SPACE, "maximize")
+    assert set(importance) == {"lr", "opt"}
+    assert sum(importance.values()) == pytest.approx(1.0)
+    assert next(iter(importance)) == "lr"  # the metric follows lr exactly
+    assert hyperparameter_importance(ranked[:1], IMPORTANCE_SPACE, "maximize") == {}
+    assert (
+        hyperparameter_importance(ranked, IMPORTANCE_SPACE, "maximize") == importance
+    )  # deterministic
+    same = [TrialSummary(t.id, t.config, 1.0) for t in ranked]
+    assert hyperparameter_importance(same, IMPORTANCE_SPACE, "maximize") == {}

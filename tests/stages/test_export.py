@@ -25,9 +25,13 @@ def picks():
 def test_frame_has_the_documented_columns():
     frame = picks_to_frame(picks(), SPACE, metric="val_si_sdr")
     assert list(frame.columns) == [
-        "rank", "trial_id", "name", "stage", "variant", "val_si_sdr",
+        "rank", "name", "source", "trial_id", "stage", "variant", "val_si_sdr",
         "lr", "opt", "extra", "distance_to_nearest",
     ]  # fmt: skip
+    assert frame["name"].tolist() == ["config1", "config2"]  # what validation calls them
+    assert frame["source"].tolist() == ["fancy", "+rose"]
+    named = picks_to_frame(picks(), SPACE, metric="val_si_sdr", names=["config2", None])
+    assert named.loc[0, "name"] == "config2" and pd.isna(named.loc[1, "name"])
     assert frame["val_si_sdr"].tolist() == [4.08, 3.9]
     assert pd.isna(frame.loc[0, "distance_to_nearest"])
 
@@ -39,7 +43,7 @@ def test_csv_round_trips_and_neutralises_formulas(tmp_path):
     assert path.name == DEFAULT_CSV_NAME
     back = pd.read_csv(path)
     assert back["opt"].tolist() == ["adam", "'=cmd()"]
-    assert back["name"].tolist() == ["fancy", "'+rose"]
+    assert back["source"].tolist() == ["fancy", "'+rose"]
     assert back.loc[0, "stage"] == "'-2+3"
     assert back["lr"].tolist() == pytest.approx([1e-3, 2e-3])  # numbers untouched
     assert back["val_si_sdr"].tolist() == [4.08, 3.9]

@@ -19,7 +19,8 @@ from stages.hyperband import (
     wandb_hyperband_thresholds,
 )
 from stages.spec import Goal, Hyperband
-from stages.stopping import StopDecision, StoppingRule, make_stopping_rule
+from stages.stopping import StopDecision, StoppingRule
+from stages.stopping_rules import make_stopping_rule
 
 
 def feed(rule: HyperbandStopper, trial: str, values: list[float]) -> list[StopDecision | None]:

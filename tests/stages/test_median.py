@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import stages.median
 from stages.median import MedianStopper
 from stages.spec import Goal, MedianStopping
-from stages.stopping import StopDecision, StoppingRule, make_stopping_rule
+from stages.stopping import StopDecision, StoppingRule
+from stages.stopping_rules import make_stopping_rule
 
 
 def feed(rule: MedianStopper, trial: str, values: list[float]) -> list[StopDecision | None]:

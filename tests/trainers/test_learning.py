@@ -12,10 +12,10 @@ import torch
 from torch.utils.data import DataLoader
 
 import trainers
-from trainers import dprnn
 from trainers.api import DataRequest, ListReporter, TrialRequest
 from trainers.data import build_separation_data
 from trainers.loop import seed_everything
+from trainers.models import dprnn
 from trainers.tasks import SeparationTask
 
 torch.set_num_threads(1)

@@ -165,10 +165,11 @@ def demo_corpus_dir(data: DataRequest) -> Path:
     """Where the demo corpus for ``data`` lives: one folder per (seed, rate, clip length), so
     sweeps with other data parameters never collide in the shared cache."""
     root = Path(data.cache_dir) if data.cache_dir else default_cache_dir()
-    return root / f"seed{data.seed}-{data.sample_rate}hz-{_demo_clip_seconds(data):g}s"
+    return root / f"seed{data.seed}-{data.sample_rate}hz-{demo_clip_seconds(data):g}s"
 
 
-def _demo_clip_seconds(data: DataRequest) -> float:
+def demo_clip_seconds(data: DataRequest) -> float:
+    """How long the demo clips for ``data`` are: longer than a segment, so random crops vary."""
     return max(_DEMO_MIN_CLIP_SECONDS, round(_DEMO_CLIP_FACTOR * data.segment_seconds, 2))
 
 
@@ -183,7 +184,7 @@ def _demo_records(data: DataRequest, subset_size: int) -> tuple[Path, Path, list
         seed=data.seed,
         sample_rate=data.sample_rate,
         valid_size=data.valid_size,
-        segment_seconds=_demo_clip_seconds(data),
+        segment_seconds=demo_clip_seconds(data),
     )
     return train_csv, out_dir / "valid.csv", parse_manifest(train_csv)[:subset_size]
 

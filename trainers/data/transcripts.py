@@ -10,8 +10,9 @@ first ``subset_size`` utterances, or ``nested_subset`` of a CSV's rows with the 
 
 Items are fixed-shape so the default collate batches them:
 ``(audio [max_samples], audio_length, target [max_chars], target_length)``, zero-padded, with
-the *real* lengths (seed 002's CTC bug: lengths of the padding, not of the speech) and int64
-targets (seed 002's other bug: ``gather(): Expected dtype int64``).
+the *real* lengths (with the padded lengths CTC would score the padding as speech) and int64
+targets (a researcher's DeepSpeech2 log records int32 targets failing with ``gather(): Expected
+dtype int64``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from torch.utils.data import Dataset
 
 from trainers.api import DataRequest
 from trainers.data.manifest import ManifestError
-from trainers.data.speakers import AudioStore, Utterance, demo_utterances
 from trainers.data.subsets import nested_subset
+from trainers.data.utterances import AudioStore, Utterance, demo_utterances
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,10 @@ The loop (:mod:`trainers.loop`) is task-agnostic. A task owns its data, its trai
 validation metrics, so speaker verification, CTC or classification can plug in later without
 forking the loop. Contract:
 
-* ``build_data(request)`` returns ``(train, valid)`` map-style datasets whose items are tuples of
-  tensors (collated by the default collate into a tuple of batched tensors);
+* ``build_data(request, config)`` returns ``(train, valid)`` map-style datasets whose items are
+  tuples of tensors (collated by the default collate into a tuple of batched tensors);
+  ``config`` is the model's ``Config`` as :func:`trainers.config.resolve_config` resolved it
+  (preset + overrides), for the data parameters a model carries (e.g. ``n_per_speaker``);
 * ``forward(model, batch)`` runs the model on a batch already on the device;
 * ``loss(model_out, batch)`` is a scalar, lower is better, fp32 (the loop backpropagates it);
 * ``evaluate(model, loader, device)`` returns validation metrics that include ``metric``; the loop
@@ -37,8 +39,9 @@ class Task(ABC):
     goal: Goal
 
     @abstractmethod
-    def build_data(self, request: TrialRequest) -> tuple[Dataset[Any], Dataset[Any]]:
-        """The training subset of ``request.subset_size`` items and the validation set."""
+    def build_data(self, request: TrialRequest, config: Any) -> tuple[Dataset[Any], Dataset[Any]]:
+        """The training subset of ``request.subset_size`` items and the validation set;
+        ``config`` is the model's resolved ``Config``."""
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
         """Run the model; by default the first tensor of the batch is the input."""
@@ -59,3 +62,12 @@ class Task(ABC):
         if best is None:
             return True
         return value > best if self.goal == "maximize" else value < best
+
+
+def check_classes(n_labels: int, n_classes: int, what: str) -> None:
+    """A classifier head (``n_classes`` outputs) must cover every label the data has."""
+    if n_labels > n_classes:
+        raise ValueError(
+            f"the training data has {n_labels} {what}, but the model's n_classes is {n_classes}; "
+            f"set n_classes >= {n_labels}"
+        )

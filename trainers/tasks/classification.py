@@ -1,9 +1,10 @@
 """Speaker classification (closed set): utterance -> speaker logits, scored by accuracy (percent).
 
-The classes are the sorted speaker ids of the data (:func:`trainers.data.speakers.build_classification_data`
-assigns them once, saves them with the data and reports the class balance); validation uses
-held-out utterances of the same speakers. Reports ``accuracy``, ``valid_loss`` and ``chance``
-(100 / the number of classes present), so a curve can be read against guessing.
+The classes are the sorted speaker ids of the data
+(:func:`trainers.data.classification.build_classification_data` assigns them once, saves them
+with the data and reports the class balance); validation uses held-out utterances of the same
+speakers. Reports ``accuracy``, ``valid_loss`` and ``chance`` (100 / the number of classes
+present), so a curve can be read against guessing.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from trainers.api import TrialRequest
-from trainers.tasks.base import Batch, Task
-from trainers.tasks.verification import check_classes, model_config
+from trainers.data.classification import build_classification_data
+from trainers.tasks.base import Batch, Task, check_classes
 
 
 class ClassificationTask(Task):
@@ -30,10 +31,7 @@ class ClassificationTask(Task):
         self.n_labels: int | None = None
         self.description = ""
 
-    def build_data(self, request: TrialRequest) -> tuple[Dataset[Any], Dataset[Any]]:
-        from trainers.data.speakers import build_classification_data
-
-        config = model_config(request)
+    def build_data(self, request: TrialRequest, config: Any) -> tuple[Dataset[Any], Dataset[Any]]:
         data = build_classification_data(request.data, request.subset_size, request.seed)
         check_classes(len(data.labels), config.n_classes, "speakers")
         self.n_labels, self.description = len(data.labels), data.description

@@ -2,8 +2,9 @@
 
 Items are ``(audio, audio_length, target, target_length)`` (:mod:`trainers.data.transcripts`);
 the model maps ``(audio, audio_length)`` to ``(log_probs [T, B, C], output_lengths)``.
-Seed 002's two bugs are fixed in :func:`ctc_loss`: targets are int64 (``gather(): Expected
-dtype int64``) and the lengths are the real ones, never the padded ``T``;
+:func:`ctc_loss` casts targets to int64 (a researcher's DeepSpeech2 log records int32 targets
+failing with ``gather(): Expected dtype int64``) and takes the real lengths, never the padded
+``T`` (with padded lengths CTC scores the padding as speech);
 ``zero_infinity=True`` turns an impossible alignment (target longer than the input) into a zero
 loss for that utterance instead of an inf that the loop would skip the whole batch for.
 """
@@ -19,8 +20,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from trainers.api import TrialRequest
+from trainers.data.transcripts import build_transcript_data, decode, greedy_decode
 from trainers.tasks.base import Batch, Task
-from trainers.tasks.verification import model_config
 
 
 def ctc_loss(
@@ -51,8 +52,6 @@ def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
 
 def greedy_transcripts(log_probs: Tensor, lengths: Tensor) -> list[str]:
     """Best-path transcripts of ``log_probs [T, B, C]``, each cut at its real length."""
-    from trainers.data.transcripts import greedy_decode
-
     best = log_probs.argmax(-1).T.cpu()  # [B, T]
     return [
         greedy_decode(row[: int(n)].tolist()) for row, n in zip(best, lengths.cpu(), strict=True)
@@ -64,10 +63,7 @@ class CTCTask(Task):
     metric = "cer"
     goal = "minimize"
 
-    def build_data(self, request: TrialRequest) -> tuple[Dataset[Any], Dataset[Any]]:
-        from trainers.data.transcripts import build_transcript_data
-
-        model_config(request)  # checks the sample rate
+    def build_data(self, request: TrialRequest, config: Any) -> tuple[Dataset[Any], Dataset[Any]]:
         data = build_transcript_data(request.data, request.subset_size)
         return data.train, data.valid
 
@@ -81,8 +77,6 @@ class CTCTask(Task):
     def evaluate(
         self, model: nn.Module, loader: Iterable[Batch], device: torch.device
     ) -> dict[str, float]:
-        from trainers.data.transcripts import decode
-
         chars = char_errors = words = word_errors = 0
         loss_sum, count = 0.0, 0
         for batch in loader:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from trainers.api import TrialRequest
+from trainers.data.datasets import build_separation_data
 from trainers.losses import pit_si_sdr, pit_si_sdr_loss, si_sdr
 from trainers.tasks.base import Batch, Task
 
@@ -23,9 +24,7 @@ class SeparationTask(Task):
     metric = "si_sdr"
     goal = "maximize"
 
-    def build_data(self, request: TrialRequest) -> tuple[Dataset[Any], Dataset[Any]]:
-        from trainers.data import build_separation_data  # the data layer imports soundfile
-
+    def build_data(self, request: TrialRequest, config: Any) -> tuple[Dataset[Any], Dataset[Any]]:
         data = build_separation_data(request.data, request.subset_size, request.seed)
         return data.train, data.valid
 

@@ -19,31 +19,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from trainers.api import TrialRequest
-from trainers.tasks.base import Batch, Task
-
-
-def model_config(request: TrialRequest) -> Any:
-    """The model's resolved ``Config`` (preset + architecture overrides), as the loop builds it;
-    data parameters such as ``n_per_speaker`` live there so a sweep can search them."""
-    from trainers.loop import resolve_config  # the loop imports the tasks: import lazily
-    from trainers.registry import load_model_module
-
-    config, _ = resolve_config(request, load_model_module(request.model))
-    if config.sample_rate != request.data.sample_rate:
-        raise ValueError(
-            f"{request.model} preset {request.preset!r} expects {config.sample_rate} Hz audio, but "
-            f"the data request is {request.data.sample_rate} Hz; set dataset.sample_rate or the "
-            "sample_rate hyperparameter"
-        )
-    return config
-
-
-def check_classes(n_labels: int, n_classes: int, what: str) -> None:
-    if n_labels > n_classes:
-        raise ValueError(
-            f"the training data has {n_labels} {what}, but the model's n_classes is {n_classes}; "
-            f"set n_classes >= {n_labels}"
-        )
+from trainers.data.verification import build_verification_data
+from trainers.tasks.base import Batch, Task, check_classes
 
 
 def equal_error_rate(
@@ -72,10 +49,7 @@ class VerificationTask(Task):
     def __init__(self) -> None:
         self.trials: np.ndarray | None = None  # [n, 3]: label, first, second
 
-    def build_data(self, request: TrialRequest) -> tuple[Dataset[Any], Dataset[Any]]:
-        from trainers.data.speakers import build_verification_data
-
-        config = model_config(request)
+    def build_data(self, request: TrialRequest, config: Any) -> tuple[Dataset[Any], Dataset[Any]]:
         data = build_verification_data(
             request.data,
             request.subset_size,

@@ -1,6 +1,8 @@
 """What a sweep concludes: the top-k (CSV and JSON), the validation ranking and the report.
 
-Every endpoint recomputes from the database through :mod:`orchestrator.reporting`, so a running
+Once a sweep's selection has run, the top-k is its stored picks (:mod:`orchestrator.picks`);
+before that, and for another k, it is a preview or a re-computation and says so (``source``).
+The rest is computed from the database through :mod:`orchestrator.reporting`, so a running
 sweep's answers change as its trials finish; nothing here writes.
 """
 
@@ -17,31 +19,36 @@ from fastapi.responses import PlainTextResponse, Response
 
 from orchestrator.api.deps import ReadAuth, StorageDep
 from orchestrator.api.parameters import parameter_rows, stage_parameters
+from orchestrator.api.params import SweepId
 from orchestrator.api.routers.sweeps import load_sweep
-from orchestrator.reporting import (
-    build_report,
-    load_spec,
-    select_for_sweep,
-    top_k_for_sweep,
-    trials_by_stage,
-    validation_ranking,
-)
+from orchestrator.api.schemas import error_responses
+from orchestrator.picks import TopK, pick_sources, top_k
+from orchestrator.reporting import build_report, validation_ranking
 from orchestrator.storage.base import BaseStorage
+from orchestrator.stored_trials import load_spec, trials_by_stage
 from stages.export import write_csv
-from stages.selection import Pick
 
-router = APIRouter(prefix="/sweeps", tags=["reports"])
+router = APIRouter(prefix="/sweeps", tags=["reports"], responses=error_responses(401, 404))
 
-KQuery = Annotated[int, Query(ge=1, le=100, description="how many configs to pick")]
+KQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=100,
+        description="how many configs (default: the sweep's; another k is a re-computation)",
+    ),
+]
+# the file name says what the rows are: only the stored picks carry the validation file's name
+_CSV_NAMES = {
+    "stored": "top{k}_configs_for_validation.csv",
+    "preview": "top{k}_configs_preview.csv",
+    "recomputed": "top{k}_configs_recomputed.csv",
+}
 
 
-def _top(storage: BaseStorage, sweep_id: int, k: int) -> tuple[pd.DataFrame | None, str | None]:
-    """The top-k table, or None and the reason when no trial is eligible yet."""
+def _top(storage: BaseStorage, sweep_id: int, k: int | None) -> TopK:
     load_sweep(storage, sweep_id)
-    try:
-        return top_k_for_sweep(storage, sweep_id, k)[1], None
-    except ValueError as exc:  # select_top_k: no eligible candidates (yet)
-        return None, f"No top-k yet: {exc}."
+    return top_k(storage, sweep_id, k)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -49,57 +56,72 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return list(json.loads(frame.to_json(orient="records")))
 
 
-@router.get("/{sweep_id}/top.csv", dependencies=[ReadAuth], response_class=Response)
-def top_csv(sweep_id: int, storage: StorageDep, k: KQuery = 5) -> Response:
-    """The diversity-aware top-k as the validation CSV (formula-like cells neutralised);
-    409 with the reason while no trial is eligible."""
-    frame, note = _top(storage, sweep_id, k)
-    if frame is None:
-        raise HTTPException(409, note)
+@router.get(
+    "/{sweep_id}/top.csv",
+    dependencies=[ReadAuth],
+    response_class=Response,
+    responses={**error_responses(409), 200: {"content": {"text/csv": {}}}},
+)
+def top_csv(sweep_id: SweepId, storage: StorageDep, k: KQuery = None) -> Response:
+    """The top-k as the validation CSV (formula-like cells neutralised): the stored picks once
+    selection ran; the ``X-Rungs-Picks-Source`` header and the file name say when it is a
+    preview or a re-computation instead. 409 with the reason while no trial is eligible."""
+    top = _top(storage, sweep_id, k)
+    if top.note is not None:
+        raise HTTPException(409, top.note)
     with tempfile.TemporaryDirectory(prefix="rungs-top-") as tmp:
         # write_csv is the one place that neutralises spreadsheet formulas: reuse it as is
-        text = write_csv(frame, Path(tmp) / "top.csv").read_text(encoding="utf-8")
-    filename = f"top{k}_configs_for_validation.csv"
+        text = write_csv(top.frame, Path(tmp) / "top.csv").read_text(encoding="utf-8")
+    filename = _CSV_NAMES[top.source].format(k=top.k)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Rungs-Picks-Source": top.source,
+        },
     )
 
 
 @router.get("/{sweep_id}/top", dependencies=[ReadAuth])
-def top_json(sweep_id: int, storage: StorageDep, k: KQuery = 5) -> dict[str, Any]:
-    """``{"rows": [...], "note": None}``; ``rows`` is empty and ``note`` says why while no
-    trial is eligible."""
-    frame, note = _top(storage, sweep_id, k)
-    return {"rows": _records(frame) if frame is not None else [], "note": note}
-
-
-def _picks(storage: BaseStorage, sweep_id: int) -> list[Pick]:
-    try:
-        return select_for_sweep(load_spec(storage, sweep_id), trials_by_stage(storage, sweep_id))
-    except ValueError:  # no eligible search trials: validation trials are labelled "config i"
-        return []
+def top_json(sweep_id: SweepId, storage: StorageDep, k: KQuery = None) -> dict[str, Any]:
+    """``{"rows": [...], "source": "stored" | "preview" | "recomputed", "k": 5, "label": "...",
+    "note": None}``: ``label`` says in a sentence what ``source`` means; ``rows`` is empty and
+    ``note`` says why while no trial is eligible."""
+    top = _top(storage, sweep_id, k)
+    return {
+        "rows": _records(top.frame),
+        "source": top.source,
+        "k": top.k,
+        "label": top.label,
+        "note": top.note,
+    }
 
 
 @router.get("/{sweep_id}/ranking", dependencies=[ReadAuth])
-def ranking(sweep_id: int, storage: StorageDep) -> dict[str, Any]:
-    """The multi-seed validation ranking: ``rows`` (best mean first: config, mean, std, ci_low,
-    ci_high, n, ...), ``verdict``, ``caveats``, ``recommended``; 404 until validation has a
-    finished trial."""
+def ranking(sweep_id: SweepId, storage: StorageDep) -> dict[str, Any]:
+    """The multi-seed validation ranking: ``rows`` (best mean first: config, source, mean, std,
+    ci_low, ci_high, n, ...), ``verdict``, ``caveats``, ``recommended``; 404 until validation
+    has a finished trial. ``config`` is the pick's name, ``source`` the trial it came from."""
     load_sweep(storage, sweep_id)
     spec = load_spec(storage, sweep_id)
-    result = validation_ranking(spec, trials_by_stage(storage, sweep_id), _picks(storage, sweep_id))
+    result = validation_ranking(spec, trials_by_stage(storage, sweep_id))
     if result is None:
         raise HTTPException(404, f"sweep {sweep_id}: validation has no results yet")
     body = result.to_dict()
-    body["rows"] = body.pop("configs")
+    sources = pick_sources(storage.get_stages(sweep_id))
+    body["rows"] = [{**row, "source": sources.get(row["config"])} for row in body.pop("configs")]
     return body
 
 
-@router.get("/{sweep_id}/report", dependencies=[ReadAuth], response_model=None)
+@router.get(
+    "/{sweep_id}/report",
+    dependencies=[ReadAuth],
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+)
 def report(
-    sweep_id: int, storage: StorageDep, format: Literal["md", "json"] = "md"
+    sweep_id: SweepId, storage: StorageDep, format: Literal["md", "json"] = "md"
 ) -> dict[str, Any] | PlainTextResponse:
     """The sweep report (what ``rungs report`` prints). JSON adds ``parameters`` (stage ->
     ``[{name, rho, importance, ...}]`` within that stage) and ``parameters_overall`` (the

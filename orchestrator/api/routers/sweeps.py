@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 
 # request.form() yields Starlette's UploadFile; fastapi.UploadFile is a subclass that an
 # isinstance check against it would reject.
@@ -10,14 +11,17 @@ from starlette.datastructures import UploadFile
 
 from orchestrator.api.deps import CacheDep, ReadAuth, SettingsDep, StorageDep, WriteAuth
 from orchestrator.api.overview import stage_public, sweep_public
-from orchestrator.api.schemas import ErrorBody, SweepCreated, SweepDetail, SweepPublic
+from orchestrator.api.params import SweepId
+from orchestrator.api.schemas import SweepCreated, SweepDetail, SweepPublic, error_responses
+from orchestrator.control import MoveRefused, move_sweep
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import SweepRecord
+from orchestrator.sweepfile import SpecErrors, parse_spec, spec_to_dict
+from orchestrator.sweepfile.names import name_problem
+from stages.states import SweepState
 
-router = APIRouter(prefix="/sweeps", tags=["sweeps"])
-
-RESUMABLE = ("interrupted", "failed", "cancelled")
-CANCELLABLE = ("queued", "running")
+router = APIRouter(prefix="/sweeps", tags=["sweeps"], responses=error_responses(401, 404))
+FILENAME_MAX = 255
 
 
 def load_sweep(storage: BaseStorage, sweep_id: int) -> SweepRecord:
@@ -40,6 +44,8 @@ async def _yaml_from_request(request: Request, limit: int) -> tuple[str, str]:
     else:
         raw = await request.body()
         name = request.query_params.get("filename", "sweep.yaml")
+    if (problem := name_problem(name, max_length=FILENAME_MAX)) is not None:
+        raise HTTPException(422, f"filename: {problem}")  # it is stored and shown
     if len(raw) > limit:  # a chunked body carries no content-length for the middleware to check
         raise HTTPException(413, f"request body too large: limit {limit} bytes")
     try:
@@ -53,7 +59,7 @@ async def _yaml_from_request(request: Request, limit: int) -> tuple[str, str]:
     status_code=201,
     response_model=SweepCreated,
     dependencies=[WriteAuth],
-    responses={422: {"model": ErrorBody}, 401: {"model": ErrorBody}},
+    responses=error_responses(400, 413, 422),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -72,11 +78,11 @@ async def submit_sweep(
     request: Request, storage: StorageDep, settings: SettingsDep
 ) -> SweepCreated:
     """Queue a sweep. Invalid YAML gives 422 with the same located errors as `rungs validate`."""
-    from orchestrator.spec import SpecErrors, parse_spec, spec_to_dict
-
     text, filename = await _yaml_from_request(request, settings.max_body_bytes)
     try:
-        parsed = parse_spec(text, filename)  # yaml.safe_load semantics: no arbitrary objects
+        # yaml.safe_load semantics (no arbitrary objects), bounded (orchestrator.sweepfile.bounds),
+        # and in a worker thread: parsing never holds up the event loop's other requests
+        parsed = await run_in_threadpool(parse_spec, text, filename)
     except SpecErrors as exc:
         errors = [
             {
@@ -93,7 +99,10 @@ async def submit_sweep(
     spec = parsed.spec
     sweep_id = storage.create_sweep(spec.name, spec_to_dict(spec), text, source_path=filename)
     return SweepCreated(
-        id=sweep_id, name=spec.name, state="queued", warnings=[str(w) for w in parsed.warnings]
+        id=sweep_id,
+        name=spec.name,
+        state=SweepState.QUEUED,
+        warnings=[str(w) for w in parsed.warnings],
     )
 
 
@@ -103,7 +112,7 @@ def list_sweeps(storage: StorageDep, cache: CacheDep) -> list[SweepPublic]:
 
 
 @router.get("/{sweep_id}", response_model=SweepDetail, dependencies=[ReadAuth])
-def get_sweep(sweep_id: int, storage: StorageDep, cache: CacheDep) -> SweepDetail:
+def get_sweep(sweep_id: SweepId, storage: StorageDep, cache: CacheDep) -> SweepDetail:
     """The sweep with its stages; like the list, totals may be ``cache_seconds`` old."""
     sweep = load_sweep(storage, sweep_id)
     key = ("detail", sweep.id, sweep.state, sweep.updated_at, sweep.error)
@@ -117,25 +126,34 @@ def _detail(storage: BaseStorage, sweep: SweepRecord) -> SweepDetail:
     )
 
 
-@router.post("/{sweep_id}/cancel", response_model=SweepPublic, dependencies=[WriteAuth])
-def cancel_sweep(sweep_id: int, storage: StorageDep) -> SweepPublic:
+@router.post(
+    "/{sweep_id}/cancel",
+    response_model=SweepPublic,
+    dependencies=[WriteAuth],
+    responses=error_responses(409),
+)
+def cancel_sweep(sweep_id: SweepId, storage: StorageDep) -> SweepPublic:
     """A queued sweep never starts; a running one stops at its next check (between results)."""
-    sweep = load_sweep(storage, sweep_id)
-    if sweep.state not in CANCELLABLE:
-        raise HTTPException(
-            409, f"sweep {sweep_id} is {sweep.state}; only {CANCELLABLE} can be cancelled"
-        )
-    storage.set_sweep_state(sweep_id, "cancelled")
-    return sweep_public(storage, storage.get_sweep(sweep_id))
+    return _move(storage, sweep_id, SweepState.CANCELLED, "cancelled")
 
 
-@router.post("/{sweep_id}/resume", response_model=SweepPublic, dependencies=[WriteAuth])
-def resume_sweep(sweep_id: int, storage: StorageDep) -> SweepPublic:
+@router.post(
+    "/{sweep_id}/resume",
+    response_model=SweepPublic,
+    dependencies=[WriteAuth],
+    responses=error_responses(409),
+)
+def resume_sweep(sweep_id: SweepId, storage: StorageDep) -> SweepPublic:
     """Queue an interrupted, failed or cancelled sweep again; a worker continues it."""
-    sweep = load_sweep(storage, sweep_id)
-    if sweep.state not in RESUMABLE:
-        raise HTTPException(
-            409, f"sweep {sweep_id} is {sweep.state}; only {RESUMABLE} can be resumed"
-        )
-    storage.set_sweep_state(sweep_id, "queued")
-    return sweep_public(storage, storage.get_sweep(sweep_id))
+    return _move(storage, sweep_id, SweepState.QUEUED, "resumed")
+
+
+def _move(storage: BaseStorage, sweep_id: int, target: SweepState, verb: str) -> SweepPublic:
+    """``target`` when the state machine allows the move from the sweep's state, else 409
+    (the move of ``rungs cancel`` too: :func:`orchestrator.control.move_sweep`)."""
+    load_sweep(storage, sweep_id)
+    try:
+        moved = move_sweep(storage, sweep_id, target, verb)
+    except MoveRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return sweep_public(storage, moved)

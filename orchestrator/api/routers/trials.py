@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from orchestrator.api.deps import CacheDep, ReadAuth, SettingsDep, StorageDep
+from orchestrator.api.params import INT64_MAX, SweepId, TrialId
 from orchestrator.api.routers.sweeps import load_sweep
 from orchestrator.api.schemas import (
     Curve,
@@ -16,11 +17,12 @@ from orchestrator.api.schemas import (
     ResultBatch,
     TrialPage,
     TrialPublic,
+    error_responses,
 )
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import ResultRecord, SweepRecord, TrialRecord
 
-router = APIRouter(tags=["trials"])
+router = APIRouter(tags=["trials"], responses=error_responses(401, 404))
 
 CURVES_MAX_STALE = 5  # x cache_seconds: older curves are recomputed on the request path
 SortKey = Literal["id", "best_value", "epochs", "started_at", "compute_seconds"]
@@ -77,7 +79,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 @router.get("/sweeps/{sweep_id}/trials", response_model=TrialPage, dependencies=[ReadAuth])
 def list_trials(
-    sweep_id: int,
+    sweep_id: SweepId,
     storage: StorageDep,
     stage: str | None = None,
     variant: str | None = None,
@@ -85,7 +87,7 @@ def list_trials(
     sort: SortKey = "id",
     order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Response:
     """A page of the sweep's trials (schema: ``TrialPage``, encoded in one json.dumps)."""
     load_sweep(storage, sweep_id)
@@ -110,7 +112,7 @@ def list_trials(
 
 
 @router.get("/trials/{trial_id}", response_model=TrialPublic, dependencies=[ReadAuth])
-def get_trial(trial_id: int, storage: StorageDep) -> TrialPublic:
+def get_trial(trial_id: TrialId, storage: StorageDep) -> TrialPublic:
     try:
         return trial_public(storage.get_trial(trial_id))
     except KeyError:
@@ -129,7 +131,7 @@ def downsample(results: list[ResultRecord], max_points: int) -> list[ResultRecor
 
 @router.get("/trials/{trial_id}/curve", response_model=Curve, dependencies=[ReadAuth])
 def trial_curve(
-    trial_id: int,
+    trial_id: TrialId,
     storage: StorageDep,
     settings: SettingsDep,
     max_points: Annotated[int | None, Query(ge=2, le=10000)] = None,
@@ -143,9 +145,11 @@ def trial_curve(
 
 @router.get("/sweeps/{sweep_id}/results", response_model=ResultBatch, dependencies=[ReadAuth])
 def results_since(
-    sweep_id: int,
+    sweep_id: SweepId,
     storage: StorageDep,
-    after: Annotated[int, Query(ge=0, description="cursor from the previous call")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="cursor from the previous call")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
 ) -> Response:
     """Only what is new since ``after`` (optuna-dashboard's pattern): pollers stay cheap. The
@@ -165,7 +169,7 @@ def results_since(
 
 @router.get("/sweeps/{sweep_id}/curves", dependencies=[ReadAuth])
 def stage_curves(
-    sweep_id: int,
+    sweep_id: SweepId,
     storage: StorageDep,
     cache: CacheDep,
     settings: SettingsDep,

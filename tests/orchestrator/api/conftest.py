@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from orchestrator.api import create_app
 from orchestrator.api.settings import Settings
-from orchestrator.spec import parse_spec, spec_to_dict
 from orchestrator.storage import SQLStorage
 from orchestrator.storage.records import ResultRow
+from orchestrator.sweepfile import parse_spec, spec_to_dict
 from stages.space import space_to_dict
 
 QUICK_YAML = """\
@@ -45,6 +45,8 @@ validation: {subset: 16000, seeds: [42, 123]}
 wandb: false
 """
 EPOCHS = 6
+# What every stored sweep holds (the API reads names, goal and planned trials from it).
+QUICK_SPEC = spec_to_dict(parse_spec(QUICK_YAML, "quick.yaml").spec)
 # A trial name a spreadsheet would execute: the CSV must neutralise it.
 FORMULA_NAME = "=cmd|' /C calc'!A0"
 
@@ -174,11 +176,12 @@ def _fill_validation(storage: SQLStorage, filled: Filled) -> None:
     filled.stage_ids["validation"] = storage.upsert_stage(
         filled.sweep_id, "validation", position=2, kind="validate", plan=plan, state="running"
     )
-    for rank, i in enumerate((5, 4), start=1):  # the stage-3 top two
+    for rank, i in enumerate((5, 4), start=1):  # the stage-3 top two, named as the runner does
         config = _stage3(i)["config"]
         for j, seed in enumerate((42, 123)):
             spec = {"variant": "validation", "status": "completed", "seed": seed,
-                    "base": 9.0 - rank + 0.1 * j, "config": config}  # fmt: skip
+                    "base": 9.0 - rank + 0.1 * j, "config": config,
+                    "name": f"config{rank}"}  # fmt: skip
             _add_trial(storage, filled, "validation", f"config{rank}-seed{seed}", spec)
 
 

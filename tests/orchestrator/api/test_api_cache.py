@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from orchestrator.api.cache import TTLCache
 from orchestrator.storage import SQLStorage
+from tests.orchestrator.api.conftest import QUICK_SPEC
 
 
 def test_a_key_is_computed_once_while_fresh_and_again_when_disabled() -> None:
@@ -48,7 +49,7 @@ def test_concurrent_misses_compute_once() -> None:
 def test_a_state_change_shows_at_once_despite_the_cache(
     client: TestClient, storage: SQLStorage
 ) -> None:
-    sweep_id = storage.create_sweep("s", {}, "name: s\n")
+    sweep_id = storage.create_sweep("s", QUICK_SPEC, "name: s\n")
     assert client.get("/api/sweeps").json()[0]["state"] == "queued"
     assert client.get(f"/api/sweeps/{sweep_id}").json()["state"] == "queued"
     client.post(f"/api/sweeps/{sweep_id}/cancel")

@@ -8,10 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.storage import SQLStorage
+from tests.orchestrator.api.conftest import QUICK_SPEC
 
 
 def _sweep(storage: SQLStorage, state: str) -> int:
-    sweep_id = storage.create_sweep(f"s-{state}", {}, "name: s\n")
+    sweep_id = storage.create_sweep(f"s-{state}", QUICK_SPEC, "name: s\n")
     if state != "queued":
         storage.set_sweep_state(sweep_id, state)
     return sweep_id

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from orchestrator.storage import SQLStorage
 from tests.orchestrator.api.conftest import FORMULA_NAME, Filled, fill_sweep
 
-COLUMNS = ["rank", "trial_id", "name", "stage", "variant", "score", "lr", "weight_decay",
-           "optimizer", "distance_to_nearest"]  # fmt: skip
+COLUMNS = ["rank", "name", "source", "trial_id", "stage", "variant", "score", "lr",
+           "weight_decay", "optimizer", "distance_to_nearest"]  # fmt: skip
 
 
 def test_top_csv_is_an_attachment_with_k_neutralised_rows(
@@ -21,23 +21,27 @@ def test_top_csv_is_an_attachment_with_k_neutralised_rows(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     disposition = response.headers["content-disposition"]
-    assert disposition == 'attachment; filename="top3_configs_for_validation.csv"'
+    # no selection stage ran on this sweep: a preview, and its file name says so
+    assert disposition == 'attachment; filename="top3_configs_preview.csv"'
+    assert response.headers["x-rungs-picks-source"] == "preview"
     frame = pd.read_csv(io.StringIO(response.text))
     assert list(frame.columns) == COLUMNS and len(frame) == 3
     assert list(frame["rank"]) == [1, 2, 3]
     assert set(frame["stage"]) == {"stage3"}  # the selection's default: the last search stage
     best = frame.iloc[0]
     assert best["trial_id"] == filled.trials["stage3"][5]
-    assert best["name"] == "'" + FORMULA_NAME  # a spreadsheet shows it, never runs it
+    assert best["name"] == "config1"
+    assert best["source"] == "'" + FORMULA_NAME  # a spreadsheet shows it, never runs it
     assert not any(str(v).startswith("=") for v in frame.astype(str).to_numpy().ravel())
 
 
 def test_top_json_has_the_same_rows(client: TestClient, filled: Filled) -> None:
     body = client.get(f"/api/sweeps/{filled.sweep_id}/top", params={"k": 2}).json()
     assert body["note"] is None and len(body["rows"]) == 2
+    assert body["source"] == "preview" and body["label"].startswith("Preview")
     first = body["rows"][0]
     assert list(first) == COLUMNS
-    assert first["trial_id"] == filled.trials["stage3"][5] and first["name"] == FORMULA_NAME
+    assert first["trial_id"] == filled.trials["stage3"][5] and first["source"] == FORMULA_NAME
     assert first["score"] == filled.best[filled.trials["stage3"][5]]
     assert first["distance_to_nearest"] is None  # the first pick has no earlier pick: null
 
@@ -63,7 +67,7 @@ def test_ranking_rows_have_the_statistics_the_dashboard_draws(
 ) -> None:
     body = client.get(f"/api/sweeps/{filled.sweep_id}/ranking").json()
     assert {"rows", "verdict", "caveats", "recommended"} <= set(body)
-    assert [r["config"] for r in body["rows"]][0] == FORMULA_NAME == body["recommended"]
+    assert [r["config"] for r in body["rows"]][0] == "config1" == body["recommended"]
     for row in body["rows"]:
         assert row["n"] == 2 and row["ci_low"] <= row["mean"] <= row["ci_high"]
         assert {"std", "values", "p_vs_best"} <= set(row)
@@ -87,13 +91,13 @@ def test_markdown_report(client: TestClient, filled: Filled) -> None:
     assert text.startswith(f"# Sweep {filled.sweep_id}: api-quick")
     for heading in ("## Stages", "## Top-k configurations", "## Validation", "## Findings"):
         assert heading in text
-    assert f"**Recommended:** {FORMULA_NAME}" in text
+    assert "**Recommended:** config1" in text
 
 
 def test_json_report_has_parameters_per_search_stage(client: TestClient, filled: Filled) -> None:
     body = client.get(f"/api/sweeps/{filled.sweep_id}/report", params={"format": "json"}).json()
     assert body["sweep"]["id"] == filled.sweep_id and body["metric"]["name"] == "score"
-    assert body["validation"]["recommended"] == FORMULA_NAME
+    assert body["validation"]["recommended"] == "config1"
     assert set(body["parameters"]) == {"stage1", "stage3"}  # validation: nothing to correlate
     for rows in (*body["parameters"].values(), body["parameters_overall"]):
         by_name = {r["name"]: r for r in rows}

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.storage import SQLStorage
-from tests.orchestrator.api.conftest import QUICK_YAML
+from tests.orchestrator.api.conftest import QUICK_SPEC, QUICK_YAML
 
 YAML = {"Content-Type": "application/x-yaml"}
 TOKEN = "s3cret-token"
@@ -99,7 +99,7 @@ def test_writes_need_the_token(
     make_client: Callable[..., TestClient], storage: SQLStorage, header: str | None
 ) -> None:
     client = make_client(api_token=TOKEN)
-    sweep_id = storage.create_sweep("s", {}, "name: s\n")
+    sweep_id = storage.create_sweep("s", QUICK_SPEC, "name: s\n")
     headers = {**YAML, **({"Authorization": header} if header else {})}
     for path, body in (("/api/sweeps", QUICK_YAML), (f"/api/sweeps/{sweep_id}/cancel", None)):
         response = client.post(path, content=body, headers=headers)
@@ -132,12 +132,12 @@ def test_reads_need_the_token_when_configured(
     make_client: Callable[..., TestClient], storage: SQLStorage
 ) -> None:
     client = make_client(api_token=TOKEN, reads_require_token=True)
-    sweep_id = storage.create_sweep("s", {}, "name: s\n")
+    sweep_id = storage.create_sweep("s", QUICK_SPEC, "name: s\n")
     paths = ["/api/sweeps", f"/api/sweeps/{sweep_id}", f"/api/sweeps/{sweep_id}/trials",
              f"/api/sweeps/{sweep_id}/results", f"/api/sweeps/{sweep_id}/top.csv",
              f"/api/sweeps/{sweep_id}/top", f"/api/sweeps/{sweep_id}/ranking",
              f"/api/sweeps/{sweep_id}/report", f"/api/sweeps/{sweep_id}/curves?stage=x",
-             "/api/trials/1", "/api/trials/1/curve"]  # fmt: skip
+             "/api/trials/1", "/api/trials/1/curve", "/api/meta/states"]  # fmt: skip
     for path in paths:
         assert client.get(path).status_code == 401, path
         assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401, path

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from orchestrator.cli import main
-from orchestrator.spec import spec_to_dict
 from orchestrator.storage import open_storage
+from orchestrator.sweepfile import spec_to_dict
 from stages.space import Categorical, Numeric
 from stages.spec import Metric, Model, Selection, Stage, SweepSpec
 
@@ -53,7 +53,8 @@ def test_select_on_a_wandb_export_with_crashed_runs(tmp_path, capsys):
     assert "_step" not in picks.columns and "Runtime" not in picks.columns
     finished = frame[frame["State"] == "finished"]
     assert picks.loc[0, "val_si_sdr"] == pytest.approx(finished["val_si_sdr"].max())
-    assert set(picks["name"]) <= set(finished["Name"])
+    assert set(picks["source"]) <= set(finished["Name"])
+    assert picks["name"].tolist() == [f"config{r}" for r in range(1, 6)]
     assert "| 1 |" in captured.out
 
 
@@ -70,7 +71,7 @@ def test_select_plain_top_k_and_a_space_yaml(tmp_path, capsys):
     assert main(argv) == 0
     picks = pd.read_csv(tmp_path / "top5_configs_for_validation.csv")
     finished = frame[frame["State"] == "finished"].nlargest(3, "val_si_sdr")
-    assert picks["name"].tolist() == finished["Name"].tolist()
+    assert picks["source"].tolist() == finished["Name"].tolist()
     assert "grad_clip" not in picks.columns  # the space names the hyperparameters
 
 
@@ -108,9 +109,12 @@ def db(tmp_path):
 def test_top_prints_and_writes_k_rows(db, tmp_path, capsys):
     url, sweep = db
     assert main(["top", str(sweep), "--db", url, "--csv", str(tmp_path / "top.csv")]) == 0
-    assert "| 1 | 1 | t0 |" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "| 1 | config1 | t0 | 1 |" in captured.out
+    assert captured.err.startswith("Preview: selection has not run yet")
     top = pd.read_csv(tmp_path / "top.csv")
-    assert top["name"].tolist() == ["t0", "t1"] and "val_loss" in top.columns
+    assert top["name"].tolist() == ["config1", "config2"] and "val_loss" in top.columns
+    assert top["source"].tolist() == ["t0", "t1"]
     assert main(["top", str(sweep), "--db", url, "--k", "1"]) == 0
 
 
@@ -119,7 +123,8 @@ def test_report_formats_and_unknown_sweep(db, capsys):
     assert main(["report", str(sweep), "--db", url, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["metric"] == {"name": "val_loss", "goal": "minimize"}
-    assert [row["name"] for row in data["top_k"]] == ["t0", "t1"]
+    assert [row["source"] for row in data["top_k"]] == ["t0", "t1"]
+    assert data["top_k_source"] == "preview"
     assert main(["report", str(sweep), "--db", url]) == 0
     assert "# Sweep 1: quick" in capsys.readouterr().out
     assert main(["report", "42", "--db", url]) == 1

@@ -18,9 +18,9 @@ from ray.tune.search import Searcher
 
 from orchestrator.runner.jobs import StageJob
 from orchestrator.runner.trainable import build_request, final_report
-from orchestrator.spec import parse_spec, spec_to_dict
 from orchestrator.storage import open_storage
 from orchestrator.storage.base import BaseStorage
+from orchestrator.sweepfile import parse_spec, spec_to_dict
 from trainers import run_trial
 
 QUICK = """

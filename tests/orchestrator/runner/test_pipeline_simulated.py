@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runner.pipeline import run_sweep
+from orchestrator.runner.pipeline import resume_sweep, run_sweep
 from stages.space import Numeric, space_from_dict
 
 
@@ -90,7 +90,7 @@ def test_interrupted_stage_resumes_without_losing_or_duplicating(
     assert len(cut) == 1 and len(storage.get_results(cut[0].id)) == 1
 
     resumed = sim_cls(tmp_path)
-    _run(storage, sweep_id, tmp_path, resumed)
+    resume_sweep(storage, sweep_id, workdir=tmp_path / "w", executor=resumed, progress=False)
 
     assert resumed.executed == ["stage2", "stage3", "validate"]  # stage 1 not rerun
     stage1_after = [
@@ -106,6 +106,8 @@ def test_interrupted_stage_resumes_without_losing_or_duplicating(
         steps = [r.step for r in storage.get_results(t.id)]
         assert steps == list(range(1, t.epochs + 1)), (t.key, steps)
     assert storage.get_sweep(sweep_id).state == "completed"
+    with pytest.raises(ValueError, match="is completed; only sweeps in .* can resume"):
+        resume_sweep(storage, sweep_id, workdir=tmp_path / "w", executor=sim_cls(tmp_path))
 
 
 def test_faulty_trials_are_recorded_and_the_sweep_goes_on(

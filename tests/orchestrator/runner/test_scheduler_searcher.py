@@ -13,7 +13,7 @@ from orchestrator.runner.schedulers import RuleScheduler
 from orchestrator.runner.searchers import QueuedTrial, StageSearcher, VariantBudget
 from stages.space import Numeric
 from stages.spec import Hyperband
-from stages.stopping import make_stopping_rule
+from stages.stopping_rules import make_stopping_rule
 
 SPACE = {"lr": Numeric(1e-4, 1e-2, log=True)}
 

@@ -6,7 +6,7 @@ import pytest
 
 from trainers import ListReporter, TrialRequest, run_trial
 from trainers.api import DataRequest
-from trainers.synthetic import asymptote, score
+from trainers.curves.synthetic import asymptote, score
 
 
 def _request(epochs: int = 5, seed: int = 0, **hp: object) -> TrialRequest:
@@ -27,7 +27,7 @@ def test_curve_is_deterministic_rises_and_peaks_near_lr_1e_3():
 
 
 def _defaults() -> dict:
-    from trainers.synthetic import _DEFAULTS
+    from trainers.curves.synthetic import _DEFAULTS
 
     return dict(_DEFAULTS)
 

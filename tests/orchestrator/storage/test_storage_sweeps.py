@@ -8,6 +8,7 @@ from datetime import UTC
 import pytest
 
 from orchestrator.storage import SQLStorage
+from stages.states import SweepState
 
 
 def test_create_and_get_round_trip(storage: SQLStorage) -> None:
@@ -47,6 +48,13 @@ def test_set_sweep_state_sets_and_clears_error(storage: SQLStorage, sweep_id: in
         "queued",
         None,
     )
+
+
+def test_a_state_enum_is_stored_as_its_plain_string(storage: SQLStorage, sweep_id: int) -> None:
+    storage.set_sweep_state(sweep_id, SweepState.INTERRUPTED)
+    state = storage.get_sweep(sweep_id).state
+    assert state == "interrupted" and type(state) is str
+    assert [s.id for s in storage.list_sweeps() if s.state == "interrupted"] == [sweep_id]
 
 
 def test_unknown_state_is_refused(storage: SQLStorage, sweep_id: int) -> None:

@@ -1,5 +1,6 @@
 """The 29-symbol alphabet, greedy CTC decoding, and transcript CSVs: fixed-shape items with
-real lengths and int64 targets (seed 002), and errors that name the rows."""
+real lengths and int64 targets (int32 targets fail in CTC's ``gather``), and errors that name
+the rows."""
 
 from pathlib import Path
 
