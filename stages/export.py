@@ -22,7 +22,14 @@ from stages.space import Categorical, Constant, Numeric, Param, Space
 from stages.trials import FINISHED, TrialSummary
 
 DEFAULT_CSV_NAME = "top5_configs_for_validation.csv"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's CSV-injection characters, the fullwidth forms spreadsheets also accept, and "|" (DDE:
+# `|calc`); a cell is a formula when one of them comes first, even after leading whitespace
+# (a spreadsheet trims " =1+1" and runs it).
+_FORMULA_STARTS = ("=", "+", "-", "@", "|", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# whitespace a spreadsheet skips before a formula: tab, CR and LF start one themselves (OWASP),
+# str.isspace covers the others (no-break and other Unicode spaces); zero-width characters are
+# not whitespace to Python, so they are named here
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 # name: the pick's name (config<rank>, what validation calls it); source: the trial it came from
 _LEADING = ("rank", "name", "source", "trial_id", "stage", "variant")
 # W&B run-table columns that describe the run, not its config or its metric.
@@ -67,10 +74,26 @@ def picks_to_frame(
 
 
 def _neutralise(cell: Any) -> Any:
-    """A string a spreadsheet would run as a formula gets a leading apostrophe (OWASP)."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+    """A string a spreadsheet would run as a formula gets a leading apostrophe (OWASP's CSV
+    injection advice); numbers and other strings stay as they are.
+
+    >>> [_neutralise(c) for c in ("=1+1", " @SUM(A1)", "-3", "lr", -3)]
+    ["'=1+1", "' @SUM(A1)", "'-3", 'lr', -3]
+    """
+    if not isinstance(cell, str):
+        return cell
+    if cell.startswith(("\t", "\r", "\n", "\x00")) or _without_leading_blanks(cell).startswith(
+        _FORMULA_STARTS
+    ):
         return "'" + cell
     return cell
+
+
+def _without_leading_blanks(text: str) -> str:
+    start = 0
+    while start < len(text) and (text[start].isspace() or text[start] in _INVISIBLE):
+        start += 1
+    return text[start:]
 
 
 def write_csv(df: pd.DataFrame, path: str | Path = DEFAULT_CSV_NAME) -> Path:
@@ -84,7 +107,9 @@ def write_csv(df: pd.DataFrame, path: str | Path = DEFAULT_CSV_NAME) -> Path:
         if not pd.api.types.is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(_neutralise)
     safe.columns = [_neutralise(str(c)) for c in safe.columns]
-    safe.to_csv(target, index=False)
+    # RFC 4180's CRLF: Python's csv quotes a field holding any line-terminator character, so a
+    # lone CR inside a cell is quoted too instead of splitting the row in a spreadsheet
+    safe.to_csv(target, index=False, lineterminator="\r\n")
     return target
 
 

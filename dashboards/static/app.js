@@ -92,9 +92,10 @@ const SweepPage = {
       <select id="f-variant"><option value="">all variants</option></select>
       <select id="f-status"><option value="">any status</option>${trialStates.map(s => `<option>${esc(s)}</option>`).join("")}</select>
       <button id="prev">‹ prev</button><span id="page" class="muted"></span><button id="next">next ›</button></div>
-      <div style="overflow-x:auto"><table id="trials"></table></div></div>
+      <div style="overflow-x:auto"><table id="trials"></table></div>
+      <div id="trial-view" class="trial-view" hidden></div></div>
     <div class="card"><h2>Top configs</h2><div class="toolbar">k <input id="k" type="number" min="1" max="50" style="width:4em">
-      <a id="csv" download><button class="primary" id="csv-button">Download CSV</button></a><span id="top-label" class="pick-source"></span></div>
+      <button class="primary" id="csv-button">Download CSV</button><span id="top-label" class="pick-source"></span></div>
       <div style="overflow-x:auto"><table id="top"></table></div></div>
     <div class="card"><h2>Final validation</h2><div class="grid2"><div id="ranking" class="chart"></div><div id="ranking-text"></div></div></div>`;
   },
@@ -108,6 +109,7 @@ const SweepPage = {
     }
     q("prev").onclick = () => { s().table.offset = Math.max(0, s().table.offset - s().table.limit); this.drawTrials(); };
     q("next").onclick = () => { s().table.offset += s().table.limit; this.drawTrials(); };
+    q("csv-button").onclick = () => Api.downloadTopCsv(s().id, s().k).catch(e => alert(e.message));
     q("k").onchange = (e) => { s().k = Number(e.target.value) || null; this.drawTop(); };
   },
 
@@ -208,11 +210,13 @@ const SweepPage = {
     const head = ["id", "name", "stage", "variant", "status", "best_value", "epochs", "compute_seconds"]
       .map(c => sortable[c] ? `<th class="sortable" data-sort="${c}">${sortable[c]}${tb.sort === c ? (tb.order === "asc" ? " ▲" : " ▼") : ""}</th>` : `<th>${c}</th>`)
       .join("") + params.map(p => `<th>${esc(p)}</th>`).join("") + "<th>why stopped</th>";
-    const rows = page.items.map(t => `<tr><td>${t.id}</td><td>${esc(t.name)}</td><td>${esc(t.stage)}</td><td>${esc(t.variant)}</td>
+    const rows = page.items.map(t => `<tr class="clickable" data-id="${t.id}" title="show this trial's output"><td>${t.id}</td><td>${esc(t.name)}</td><td>${esc(t.stage)}</td><td>${esc(t.variant)}</td>
       <td>${stateBadge(t.status)}</td><td>${fmt(t.best_value)}</td><td>${t.epochs}</td><td>${hms(t.compute_seconds)}</td>
       ${params.map(p => `<td>${fmt(t.config[p])}</td>`).join("")}<td class="muted">${t.stop_reason ? esc(Charts.stopText(t)) : ""}</td></tr>`).join("");
     const table = document.getElementById("trials");
     table.innerHTML = `<thead><tr>${head}</tr></thead><tbody>${rows}</tbody>`;
+    const byId = new Map(page.items.map(t => [t.id, t]));
+    table.querySelectorAll("tbody tr").forEach(tr => tr.onclick = () => this.showTrial(byId.get(Number(tr.dataset.id))));
     table.querySelectorAll("th.sortable").forEach(th => th.onclick = () => {
       tb.order = tb.sort === th.dataset.sort && tb.order === "desc" ? "asc" : "desc"; tb.sort = th.dataset.sort; tb.offset = 0; this.drawTrials();
     });
@@ -220,11 +224,30 @@ const SweepPage = {
     document.getElementById("page").textContent = page.total ? `${tb.offset + 1}–${last} of ${page.total}` : "no trials";
   },
 
+  // One trial: why it stopped, and for a user's program the end of its stdout and stderr.
+  async showTrial(t) {
+    const view = document.getElementById("trial-view");
+    const tail = async (stream) => {
+      try {
+        const log = await Api.trialLog(t.id, stream, 200);
+        return (log.truncated ? "…\n" : "") + log.lines.join("\n");
+      } catch (e) { return null; }
+    };
+    const [out, err] = await Promise.all([tail("stdout"), tail("stderr")]);
+    const reason = t.stop_reason ? (t.stop_reason.message || Charts.stopText(t)) : "";
+    const block = (title, text) => text == null ? "" : `<h3>${title}</h3><pre class="log">${esc(text) || "(empty)"}</pre>`;
+    view.innerHTML = `<h3>${esc(t.name)} · ${esc(t.stage)} · ${stateBadge(t.status)} <button id="close-trial">close</button></h3>
+      ${reason ? `<pre class="log">${esc(reason)}</pre>` : ""}
+      ${out == null && err == null ? `<p class="muted">no output kept: only a user's program (program:) has logs</p>` : ""}
+      ${block("stdout (last 200 lines)", out)}${block("stderr (last 200 lines)", err)}`;
+    view.hidden = false;
+    document.getElementById("close-trial").onclick = () => { view.hidden = true; };
+  },
+
   // The server's top-k: the stored picks (the validated set) unless it says it is a preview or
   // a re-computation for another k; its label is always shown, and a pick reads "config5 (median-001)".
   async drawTop() {
     const st = this.state;
-    document.getElementById("csv").href = Api.topCsvUrl(st.id, st.k);
     const table = document.getElementById("top"), label = document.getElementById("top-label");
     try {
       const top = await Api.top(st.id, st.k);

@@ -14,14 +14,17 @@ const Charts = (() => {
     el.innerHTML = `<p class="muted">${esc(text)}</p>`;
   }
 
+  // Why a trial ended, as the server stored it (orchestrator/runner/recorder.py): every reason
+  // has a `message` (a stopping rule's sentence, the trainer's "loss became NaN ...", the
+  // exception of a failed trial); only a stopping rule's has iteration, value and threshold.
   function stopText(trial) {
     const r = trial.stop_reason;
     if (!r) return trial.status;
-    if (r.description) return r.description;
-    if (r.rule) return `${r.rule} stop at iteration ${r.iteration}` +
+    if (r.message) return r.message;
+    if (r.iteration != null) return `${r.rule} stop at iteration ${r.iteration}` +
       (r.rung != null ? ` (rung ${r.rung})` : "") +
       `: value ${fmt(r.value)} vs threshold ${fmt(r.threshold)}`;
-    return r.message || JSON.stringify(r);
+    return `${trial.status}: ${JSON.stringify(r)}`;
   }
 
   function curves(el, curveMap, trials, metric) {

@@ -12,15 +12,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboards import STATIC_DIR
 from orchestrator.api.cache import TTLCache
 from orchestrator.api.middleware import BodyLimit, HeadAsGet
-from orchestrator.api.routers import meta, reports, sweeps, trials
+from orchestrator.api.routers import logs, meta, reports, sweeps, trials
 from orchestrator.api.settings import Settings
 from orchestrator.storage import open_storage
 from orchestrator.storage.base import BaseStorage
+from orchestrator.storage.retrying import DatabaseOutage, is_disconnect
 
 log = logging.getLogger("rungs.api")
 
@@ -38,7 +40,7 @@ def create_app(settings: Settings | None = None, storage: BaseStorage | None = N
     app.state.settings = settings
     app.state.storage = storage or open_storage(settings.database_url)
     app.state.cache = TTLCache(settings.cache_seconds)
-    for router in (sweeps.router, trials.router, reports.router, meta.router):
+    for router in (sweeps.router, trials.router, logs.router, reports.router, meta.router):
         app.include_router(router, prefix="/api")
     _install_error_handlers(app)
     _install_middleware(app, settings.max_body_bytes)
@@ -80,6 +82,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         # Log the stack trace for the operator; the client only gets a message.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"message": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(DatabaseOutage)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # The database restarting is the client's "try again shortly" (503), not a server bug.
+        if not is_disconnect(exc):
+            return await unexpected(request, exc)
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+        body = {"message": "the database is unreachable; try again shortly"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
 def _install_middleware(app: FastAPI, body_limit: int) -> None:

@@ -127,6 +127,7 @@ class ResultBatch(BaseModel):
 _ERROR_MEANINGS = {
     400: "a malformed request body (multipart)",
     401: "a bearer token is required (RUNGS_API_TOKEN)",
+    403: "the sweep runs a program this server does not allow (rungs serve --programs DIR)",
     404: "no such sweep, trial or result yet",
     409: "the sweep's state does not allow it (yet)",
     413: "the request body is over the server's limit",

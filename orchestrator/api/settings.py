@@ -27,6 +27,9 @@ class Settings:
     cache_seconds: float = 2.0
     # synchronous endpoints running at once: see orchestrator.api.app._limit_threads
     request_threads: int = 2
+    # folders whose programs a sweep sent over HTTP may run (`rungs serve --programs DIR`);
+    # empty: none, see orchestrator.api.programs
+    program_dirs: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +41,9 @@ class Settings:
             max_body_bytes=_number(int, "RUNGS_MAX_BODY_BYTES", "1000000"),
             cache_seconds=_number(float, "RUNGS_API_CACHE_SECONDS", "2"),
             request_threads=_number(int, "RUNGS_API_THREADS", "2"),
+            program_dirs=tuple(
+                filter(None, os.environ.get("RUNGS_PROGRAM_DIRS", "").split(os.pathsep))
+            ),
         )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from orchestrator.sweepfile import blocks
+from orchestrator.sweepfile.blocks import PROGRAM_MODEL
 from orchestrator.sweepfile.bounds import MAX_DOCUMENT_CHARS
 from orchestrator.sweepfile.errors import Diagnostics, SpecErrors, SpecWarning
 from orchestrator.sweepfile.loader import Node, compose
@@ -41,10 +42,10 @@ from orchestrator.sweepfile.names import name_problem
 from orchestrator.sweepfile.parameters import grid_compatible, parse_parameter_block
 from orchestrator.sweepfile.program import (
     PROGRAM_KEYS,
-    PROGRAM_MODEL,
     ProgramPlace,
     check_program_plan,
     parse_program,
+    quote_flow_command,
     searched_names,
 )
 from orchestrator.sweepfile.reader import Section, describe
@@ -117,7 +118,7 @@ def parse_spec(
     """Parse sweep YAML text; raises :class:`SpecErrors` holding every error of the text.
     ``place`` says where a relative ``program:`` is (default: nowhere; see :mod:`.program`)."""
     diag = Diagnostics(filename)
-    root = compose(text, diag)
+    root = compose(quote_flow_command(text), diag)
     if root is not None and not root.is_map:
         diag.error(
             root.where,

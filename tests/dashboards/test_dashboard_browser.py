@@ -26,6 +26,8 @@ import httpx
 import pandas as pd
 import pytest
 
+from orchestrator.storage import SQLStorage
+from tests.orchestrator.api.conftest import fill_sweep
 from tests.services import CHROMIUM_ENV
 
 pytestmark = pytest.mark.slow
@@ -97,13 +99,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """``rungs serve`` with one worker; yields its base URL; stopped in the finalizer."""
+    yield from _serve(tmp_path, workers=1)
+
+
+def _serve(tmp_path: Path, workers: int, token: str | None = None) -> Iterator[str]:
+    """``rungs serve`` on the SQLite file ``tmp_path/rungs.db``; with ``token``, every request
+    (reads too) needs it."""
     port = _free_port()
     env = {**os.environ, "RUNGS_HOME": str(tmp_path / "home"), "WANDB_MODE": "disabled",
            "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}  # fmt: skip
-    env.pop("RUNGS_API_TOKEN", None)
-    env.pop("RUNGS_DATABASE_URL", None)
+    for name in ("RUNGS_API_TOKEN", "RUNGS_API_TOKEN_FILE", "RUNGS_DATABASE_URL"):
+        env.pop(name, None)
+    if token is not None:
+        env |= {"RUNGS_API_TOKEN": token, "RUNGS_READS_REQUIRE_TOKEN": "1"}
     cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", str(port),
-           "--db", f"sqlite:///{tmp_path / 'rungs.db'}", "--workers", "1"]  # fmt: skip
+           "--db", f"sqlite:///{tmp_path / 'rungs.db'}", "--workers", str(workers)]  # fmt: skip
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
@@ -120,7 +130,7 @@ def _answers(base: str, proc: subprocess.Popen[bytes], tmp_path: Path) -> bool:
     if proc.poll() is not None:
         raise AssertionError(f"rungs serve exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
     try:
-        return httpx.get(f"{base}/api/sweeps", timeout=2).status_code == 200
+        return httpx.get(f"{base}/api/meta/states", timeout=2).status_code in (200, 401)
     except httpx.TransportError:
         return False
 
@@ -235,3 +245,102 @@ def _download_csv(page: Any, base: str, sweep_id: int, tmp_path: Path) -> None:
     assert frame["score"].notna().all()
     # while stage2 has no finished trial, the top-k is the latest search stage's so far
     assert set(frame["stage"]) <= {"stage1", "stage2"}
+
+
+# -- reads that need a token ----------------------------------------------------------------------
+TOKEN = "browser-s3cret"
+CRASH = "RuntimeError: synthetic crash at epoch 3 (crash_at_epoch=3)"
+NAN = "train_loss became NaN at epoch 3 (nan_at_epoch=3)"
+
+
+def _seed(tmp_path: Path) -> int:
+    """A stored sweep (no worker runs it) with a failed and a diverged trial and their reasons."""
+    storage = SQLStorage(f"sqlite:///{tmp_path / 'rungs.db'}")
+    filled = fill_sweep(storage)
+    by_status = {status: trial for trial, status in filled.statuses.items()}
+    storage.update_trial(by_status["failed"], stop_reason={"rule": "error", "message": CRASH})
+    storage.update_trial(
+        by_status["running"], status="diverged", stop_reason={"rule": "trainer", "message": NAN},
+        finished=True,
+    )  # fmt: skip
+    storage.close()
+    return filled.sweep_id
+
+
+@pytest.fixture
+def token_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """``rungs serve --workers 0`` on a seeded database, reads requiring :data:`TOKEN`."""
+    sweep_id = _seed(tmp_path)
+    for base in _serve(tmp_path, workers=0, token=TOKEN):
+        yield base, sweep_id
+
+
+def test_dashboard_with_a_read_token_shows_reasons_and_downloads_the_csv(
+    token_server: tuple[str, int], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base, sweep_id = token_server
+    problems = PageProblems()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+            problems.watch(page)
+            _enter_token(page, base, sweep_id)
+            problems.http.clear()  # the 401s before the token was entered were the point
+            page.click(f"#sweeps tr[data-id='{sweep_id}']")
+            _see_stop_reasons(page)
+            _download_csv_with_token(page, base, sweep_id, tmp_path)
+            page.reload()  # the token is kept in the browser
+            page.wait_for_selector("#trials td", timeout=30_000)
+            assert page.input_value("#token") == "" and page.is_visible("#token-forget")
+        finally:
+            browser.close()
+    assert problems.js == [], problems.js
+    assert problems.http == [], problems.http
+
+
+def _enter_token(page: Any, base: str, sweep_id: int) -> None:
+    """Without a token the page says so; with it the list appears and the token is stored."""
+    page.goto(f"{base}/")
+    page.wait_for_selector("#token-form.needed", timeout=30_000)
+    assert "needs a token" in page.inner_text("#token-state")
+    page.fill("#token", TOKEN)
+    page.click("#token-save")
+    page.wait_for_selector(f"#sweeps tr[data-id='{sweep_id}']", timeout=30_000)
+    assert page.evaluate("() => localStorage.getItem('rungs-token')") == TOKEN
+    assert page.get_attribute("#token-form", "class") == "token"
+
+
+def _see_stop_reasons(page: Any) -> None:
+    """A failed and a diverged trial say why, in the server's words."""
+    page.wait_for_function(
+        "(crash) => document.getElementById('trials').innerText.includes(crash)",
+        arg=CRASH,
+        timeout=30_000,
+    )
+    text = page.inner_text("#trials")
+    assert NAN in text
+    assert "undefined" not in text
+
+
+def _download_csv_with_token(page: Any, base: str, sweep_id: int, tmp_path: Path) -> None:
+    """The CSV button fetches with the token and saves the file under the server's name."""
+    answer = httpx.get(
+        f"{base}/api/sweeps/{sweep_id}/top.csv",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    name = answer.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    page.wait_for_selector("#top td", timeout=30_000)
+    with page.expect_download(timeout=30_000) as info:
+        page.click("#csv-button")
+    download = info.value
+    assert download.suggested_filename == name
+    target = tmp_path / name
+    download.save_as(target)
+    assert target.read_text(encoding="utf-8") == answer.text
+    frame = pd.read_csv(target)
+    assert len(frame) >= 1 and frame["score"].notna().all()

@@ -1,3 +1,5 @@
+import csv
+
 import pandas as pd
 import pytest
 
@@ -105,3 +107,43 @@ def test_infer_space_bounds_scales_and_kinds():
     assert space["opt"] == Categorical(("adam", "sgd"))
     assert space["amp"] == Categorical((False, True))
     assert space["n"] == Constant(8)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        " =1+1",  # leading space: a spreadsheet trims it and runs the formula
+        "\u00a0=1+1",  # no-break space
+        " \u3000@SUM(A1)",  # ideographic space
+        "\u200b+1",  # zero-width space
+        "\uff1dcmd|' /C calc'!A0",  # fullwidth equals sign
+        "\uff0b1",  # fullwidth plus
+        "\uff0d1",  # fullwidth hyphen-minus
+        "\uff20SUM(A1)",  # fullwidth commercial at
+        "|calc",  # DDE
+        "  |calc",
+        "\nx",  # line feed
+        "\rx",  # carriage return
+        "\x00=1",  # NUL
+    ],
+)
+def test_csv_neutralises_formulas_behind_blanks_and_fullwidth_signs(tmp_path, cell):
+    path = write_csv(pd.DataFrame({"name": [cell], "lr": [0.5]}), tmp_path / "x.csv")
+    assert _cells(path) == [["name", "lr"], ["'" + cell, "0.5"]]  # numbers stay numbers
+
+
+@pytest.mark.parametrize("cell", ["adam", "lr = 3", "a-b", "1e-3", "", "café", "'=quoted"])
+def test_csv_leaves_plain_text_alone(tmp_path, cell):
+    path = write_csv(pd.DataFrame({"name": [cell]}), tmp_path / "x.csv")
+    assert _cells(path) == [["name"], [cell]]
+
+
+def _cells(path):
+    """The file's cells exactly as written (pandas would parse numbers and newlines)."""
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def test_csv_keeps_negative_numbers_numeric(tmp_path):
+    path = write_csv(pd.DataFrame({"delta": [-3, 2], "mixed": [-1.5, "x"]}), tmp_path / "x.csv")
+    assert path.read_text().splitlines()[1:] == ["-3,-1.5", "2,x"]

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from orchestrator.api.deps import CacheDep, ReadAuth, SettingsDep, StorageDep, WriteAuth
 from orchestrator.api.overview import stage_public, sweep_public
 from orchestrator.api.params import SweepId
+from orchestrator.api.programs import check_program, program_place
 from orchestrator.api.schemas import SweepCreated, SweepDetail, SweepPublic, error_responses
 from orchestrator.control import MoveRefused, move_sweep
 from orchestrator.storage.base import BaseStorage
@@ -59,7 +60,7 @@ async def _yaml_from_request(request: Request, limit: int) -> tuple[str, str]:
     status_code=201,
     response_model=SweepCreated,
     dependencies=[WriteAuth],
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 403, 413, 422),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -77,12 +78,14 @@ async def _yaml_from_request(request: Request, limit: int) -> tuple[str, str]:
 async def submit_sweep(
     request: Request, storage: StorageDep, settings: SettingsDep
 ) -> SweepCreated:
-    """Queue a sweep. Invalid YAML gives 422 with the same located errors as `rungs validate`."""
+    """Queue a sweep. Invalid YAML gives 422 with the same located errors as `rungs validate`;
+    a sweep that runs a program gives 403 unless the server allows it (`--programs DIR`)."""
     text, filename = await _yaml_from_request(request, settings.max_body_bytes)
+    place = await run_in_threadpool(program_place, text, settings)
     try:
         # yaml.safe_load semantics (no arbitrary objects), bounded (orchestrator.sweepfile.bounds),
         # and in a worker thread: parsing never holds up the event loop's other requests
-        parsed = await run_in_threadpool(parse_spec, text, filename)
+        parsed = await run_in_threadpool(parse_spec, text, filename, place)
     except SpecErrors as exc:
         errors = [
             {
@@ -97,6 +100,7 @@ async def submit_sweep(
         detail = {"message": f"{len(errors)} error(s) in {filename}", "errors": errors}
         raise HTTPException(422, detail) from None
     spec = parsed.spec
+    check_program(spec.program, place)
     sweep_id = storage.create_sweep(spec.name, spec_to_dict(spec), text, source_path=filename)
     return SweepCreated(
         id=sweep_id,
