@@ -1,7 +1,8 @@
 """Tables in and out: the top-k CSV for validation, W&B run-table exports, an inferred space.
 
-The CSV is what the seed log handed to its validation script
-(``top5_configs_for_validation.csv``); :func:`write_csv` makes it safe to open in a spreadsheet.
+The CSV is the hand-off to the validation runs, as in a researcher's progressive DPRNN sweep on
+PolSESS (its ``top5_configs_for_validation.csv``: each pick's run name, source sweep, SI-SDR and
+hyperparameters); :func:`write_csv` makes it safe to open in a spreadsheet.
 :func:`read_wandb_export` lets ``rungs select`` work on a sweep that ran on W&B, and
 :func:`infer_space` supplies the normalisation bounds when no sweep YAML is given.
 """

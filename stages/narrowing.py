@@ -1,7 +1,8 @@
 """Narrowing: derive a stage's search space from an earlier stage's top trials.
 
-This is the seed log's step from stage 1 to stage 2 ("LR [3e-4, 3e-3] -> [5e-4, 2e-3]",
-"weight decay max 1e-4 -> 5e-5"), made a rule (:class:`stages.spec.Narrowing`):
+This is the step a researcher's progressive DPRNN sweep on PolSESS took by hand from stage 1 to
+stage 2 ("LR [3e-4, 3e-3] -> [5e-4, 2e-3]", "weight decay max 1e-4 -> 5e-5"), made a rule
+(:class:`stages.spec.Narrowing`):
 
 * **Which trials.** Trials with a finite value. Completed ones are preferred, because a trial
   stopped early reports the best value of a shorter run; when fewer than ``max(2, top_count)``

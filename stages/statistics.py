@@ -1,9 +1,11 @@
 """Validation statistics: rank the top-k configs retrained with several seeds, honestly.
 
-The seed log chose "the config with the highest mean over 3 seeds". :func:`rank_validation` keeps
-that rule (``recommended`` = best goal-aware mean) and adds the evidence a reader needs to trust
-it: per-config spread and confidence intervals, tests against the best config, and caveats that
-say plainly what three seeds can and cannot show.
+A researcher's progressive DPRNN sweep on PolSESS (W&B project polsess-thesis-experiments)
+retrained its top 5 configs with seeds 42, 123 and 456 and chose "the config with the highest mean
+SI-SDR across 3 seeds". :func:`rank_validation` keeps that rule (``recommended`` = best
+goal-aware mean) and adds the evidence a reader needs to trust it: per-config spread and
+confidence intervals, tests against the best config, and caveats that say plainly what three
+seeds can and cannot show.
 
 Everything is computed on goal-signed values (:func:`stages.trials.signed`) and reported back in
 natural units, so "better" means larger for ``maximize`` and smaller for ``minimize``.

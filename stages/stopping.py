@@ -2,10 +2,10 @@
 
 A rule (W&B hyperband in :mod:`stages.hyperband`, Ray's median rule in :mod:`stages.median`) is a
 pure object fed every reported result of every trial, in the order they arrived. The orchestrator
-wraps it in a Ray ``TrialScheduler``; the simulated clock of :mod:`stages.curves` drives it in
-tests. Because the orchestrator rebuilds a rule after a restart by replaying the stored results
-through a fresh instance, a rule must be deterministic: the same results in the same order give
-the same decisions.
+wraps it in a Ray ``TrialScheduler``, which Ray or the simulated executor
+(:mod:`orchestrator.runner.simulated`) drives. Because the orchestrator rebuilds a rule after a
+restart by replaying the stored results through a fresh instance, a rule must be deterministic:
+the same results in the same order give the same decisions.
 
 The rules themselves import this module; :mod:`stages.stopping_rules` builds one from a stage's
 settings, so the contract never imports the rules.

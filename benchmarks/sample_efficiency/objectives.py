@@ -10,7 +10,7 @@ repetition: the simulator draws a fresh landscape per repetition.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,13 +39,21 @@ class Benchmark:
     # False where true_quality trains (real): the "validation picked the truly best of k"
     # diagnostic would cost k more quality evaluations per run, so it is left out
     cheap_truth: bool = True
+    # The sweep YAML's ``parameters`` (W&B format) for Rungs' pipeline; ``space`` is the same
+    # space for the strategies that are not Rungs'.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    fixed: Callable[[int], dict[str, Any]] = lambda world: {}  # the model's fixed hparams
+    dataset: Mapping[str, Any] | None = None  # the sweep YAML's ``dataset`` (None: template's)
+    # How the simulated executor trains a trial of world ``w`` (None: the curve trainers)
+    steps: Callable[[int], Any] | None = None
 
     def scaled(self, subset: int) -> int:
         return max(1, round(subset * self.subset_scale))
 
 
 def seed004_space() -> Space:
-    """The `rungs init` template's space (the seed log's stage-1 space)."""
+    """The `rungs init` template's space: the stage-1 space of a researcher's progressive DPRNN
+    sweep on PolSESS (W&B project polsess-thesis-experiments, sweep ocjl0lhr)."""
     return {
         "lr": Numeric(3e-4, 3e-3, log=True, source="log_uniform_values"),
         "weight_decay": Numeric(1e-6, 1e-4, log=True, source="log_uniform_values"),
@@ -53,6 +61,15 @@ def seed004_space() -> Space:
         "lr_factor": Numeric(0.3, 0.95),
         "lr_patience": Numeric(1, 5, integer=True, source="int_uniform"),
     }
+
+
+SEED004_PARAMETERS: dict[str, Any] = {
+    "lr": {"distribution": "log_uniform_values", "min": 3e-4, "max": 3e-3},
+    "weight_decay": {"distribution": "log_uniform_values", "min": 1e-6, "max": 1e-4},
+    "grad_clip": {"distribution": "uniform", "min": 0.5, "max": 20.0},
+    "lr_factor": {"distribution": "uniform", "min": 0.3, "max": 0.95},
+    "lr_patience": {"distribution": "int_uniform", "min": 1, "max": 5},
+}
 
 
 def sim_benchmark() -> Benchmark:
@@ -77,6 +94,8 @@ def sim_benchmark() -> Benchmark:
         sim.VALIDATION_EPOCHS,
         curve,
         quality,
+        parameters=SEED004_PARAMETERS,
+        fixed=lambda world: {"world": world},  # the simulator's landscape of this repetition
     )
 
 
@@ -93,8 +112,19 @@ def hartmann_benchmark() -> Benchmark:
         return mfh.true_quality(config)
 
     space: Space = {name: Numeric(0.0, 1.0) for name in mfh.NAMES}
+    parameters = {n: {"distribution": "uniform", "min": 0.0, "max": 1.0} for n in mfh.NAMES}
     return Benchmark(
-        "hartmann", "mf-hartmann6", "maximize", space, mfh.FULL_SUBSET, 1.0, 40, 60, curve, quality
+        "hartmann",
+        "mf-hartmann6",
+        "maximize",
+        space,
+        mfh.FULL_SUBSET,
+        1.0,
+        40,
+        60,
+        curve,
+        quality,
+        parameters=parameters,
     )
 
 
@@ -128,6 +158,9 @@ def real_benchmark() -> Benchmark:
         flat_trial_scale=real.FLAT_TRIAL_SCALE,
         close=cache.close,
         cheap_truth=False,
+        parameters=SEED004_PARAMETERS,
+        dataset=real.DATASET,
+        steps=lambda world: real.trial_steps(cache, world),
     )
 
 

@@ -1,4 +1,5 @@
-"""LazyCurve: the real-training benchmark trains a trial only as far as the clock reads it."""
+"""LazyCurve (benchmarks/sample_efficiency/real_training.py) with a stand-in trainer: a trial is
+trained only as far as the clock reads its curve."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sample-efficiency benchmark: the simulated clock, and a --quick run on the simulator.
+"""The sample-efficiency benchmark: its sources on the product's clock, and a --quick run.
 
 The quick run checks that the report has every strategy with finite numbers; whether progressive
 scaling wins is the benchmark's finding (benchmarks/results/RESULTS_sample_efficiency.md), not a
@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.sample_efficiency.catalog import DIAGNOSTICS, STRATEGIES
 from benchmarks.sample_efficiency.objectives import sim_benchmark
-from benchmarks.sample_efficiency.simulate import Ledger, run_clock
 from benchmarks.sample_efficiency.sources import FixedRun, FixedSource
-from benchmarks.sample_efficiency.strategies import STRATEGIES, Run, template_spec, validation_k
+from benchmarks.sample_efficiency.strategies import Run, validation_cost, validation_k
+from orchestrator.runner.simclock import Ledger, run_clock
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_clock_charges_subset_times_epochs_and_runs_in_parallel() -> None:
+def test_fixed_runs_charge_subset_times_epochs_and_run_in_parallel() -> None:
     runs = [FixedRun(f"r{i}", {}, 0) for i in range(5)]
 
     def train(config: dict, subset: int, epochs: int, seed: int) -> np.ndarray:
@@ -38,7 +39,7 @@ def test_clock_charges_subset_times_epochs_and_runs_in_parallel() -> None:
 
 
 def test_template_spec_keeps_the_pipeline_and_scales_validation() -> None:
-    spec = template_spec(sim_benchmark())
+    spec = Run(sim_benchmark(), 0, math.inf).spec
     assert [s.subset for s in spec.stages] == [2000, 4000, 8000]
     assert spec.stages[1].narrow_from == "wide"
     assert validation_k(spec, 1e12) == 5
@@ -46,9 +47,8 @@ def test_template_spec_keeps_the_pipeline_and_scales_validation() -> None:
 
 
 def test_flat_strategy_respects_its_budget() -> None:
-    spec = template_spec(sim_benchmark())
     budget = 12e6
-    out = STRATEGIES["flat"](Run(sim_benchmark(), 0, budget, spec))
+    out = STRATEGIES["flat"](Run(sim_benchmark(), 0, budget))
     # Search stops launching at the budget; running trials finish (4 workers x 16K x 40 epochs).
     assert budget * 0.8 < out.compute < budget + 4 * 16000 * 40
     assert out.k == 2  # floor(12e6 / 2 / (3 seeds x 16K x 60 epochs))
@@ -83,23 +83,20 @@ def test_the_pipeline_is_resized_to_spend_its_budget() -> None:
     assert abs(row["compute_fraction"] - 0.25) <= 0.25 * experiment.RESIZE_TOLERANCE + 1e-9
     # without resizing, that m overspends far beyond the tolerance
     bench = sim_benchmark()
-    spec = template_spec(bench)
     budget = 0.25 * b_flat
-    fixed = validation_k(spec, budget) * experiment.validation_cost(spec)
+    spec = Run(bench, 0, budget).spec
+    fixed = validation_k(spec, budget) * validation_cost(spec)
     m = (budget - fixed) / (true_cost / 2)
-    unsized = STRATEGIES["progressive"](Run(bench, 0, budget, spec, m=m))
+    unsized = STRATEGIES["progressive"](Run(bench, 0, budget, m=m))
     assert unsized.compute / b_flat > 0.25 * (1 + 2 * experiment.RESIZE_TOLERANCE)
 
 
 def test_subset_hb_minus_validation_searches_with_what_the_default_has_left() -> None:
-    from benchmarks.sample_efficiency import experiment
-    from benchmarks.sample_efficiency.strategies import DIAGNOSTICS
-
     bench = sim_benchmark()
-    spec = template_spec(bench)
     budget = 0.25 * 7.29e7
-    fixed = validation_k(spec, budget) * experiment.validation_cost(spec)
-    plain = STRATEGIES["subset-hb"](Run(bench, 0, budget, spec))
-    diag = DIAGNOSTICS["subset-hb-minus-validation"](Run(bench, 0, budget, spec))
+    spec = Run(bench, 0, budget).spec
+    fixed = validation_k(spec, budget) * validation_cost(spec)
+    plain = STRATEGIES["subset-hb"](Run(bench, 0, budget))
+    diag = DIAGNOSTICS["subset-hb-minus-validation"](Run(bench, 0, budget))
     assert "subset-hb-minus-validation" not in STRATEGIES  # not part of the default comparison
     assert plain.compute >= budget and budget - fixed <= diag.compute < plain.compute - fixed / 2

@@ -22,28 +22,60 @@ def test_a_key_is_computed_once_while_fresh_and_again_when_disabled() -> None:
     assert [off.get("k", lambda: calls.append(1) or len(calls)) for _ in range(2)] == [2, 3]
 
 
+class AskCountingLock:
+    """A lock that counts the threads that have asked for it, holding it or blocked on it."""
+
+    def __init__(self, changed: threading.Condition) -> None:
+        self._lock, self._changed, self.asked = threading.Lock(), changed, 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self._changed:
+            self.asked += 1
+            self._changed.notify_all()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def test_concurrent_misses_compute_once() -> None:
-    cache, started, release = TTLCache(seconds=60), threading.Event(), threading.Event()
+    """The first computation blocks until every thread is inside ``get`` at once: either asking
+    for the key's lock (single flight) or computing too (no single flight), so the threads cannot
+    miss the race by arriving after the value was stored."""
+    cache, changed, n_threads = TTLCache(seconds=60), threading.Condition(), 4
+    lock = AskCountingLock(changed)
+    cache._lock_for = lambda key: lock  # type: ignore[method-assign]
     calls: list[int] = []
 
     def slow() -> int:
-        calls.append(1)
-        started.set()
-        release.wait(timeout=10)
+        with changed:
+            calls.append(1)
+            changed.notify_all()
+            everyone_in = changed.wait_for(
+                lambda: n_threads in (lock.asked, len(calls)), timeout=10
+            )
+        assert everyone_in, f"only {lock.asked} threads asked for the lock, {len(calls)} computed"
         return 7
 
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(4)
+        threading.Thread(target=lambda: results.append(cache.get("k", slow)))
+        for _ in range(n_threads)
     ]
-    threads[0].start()
-    started.wait(timeout=10)
-    for thread in threads[1:]:
+    for thread in threads:
         thread.start()
-    release.set()
     for thread in threads:
         thread.join(timeout=10)
-    assert results == [7, 7, 7, 7] and calls == [1]
+    assert results == [7] * n_threads and calls == [1]
 
 
 def test_a_state_change_shows_at_once_despite_the_cache(
@@ -99,4 +131,14 @@ def test_a_failed_refresh_keeps_the_stale_value(caplog: pytest.LogCaptureFixture
     while "refreshing the cached" not in caplog.text:
         assert time.monotonic() < deadline, "the failed refresh was not logged"
         time.sleep(0.01)
-    assert cache.get_or_refresh("k", lambda: 3, max_stale=60) == 1  # stale, refresh retried
+
+    def repaired() -> int:
+        return 3
+
+    # The next requests still get the stale value, and one of them retries the refresh: once the
+    # failed refresh has let go of the key, the repaired computation's value arrives.
+    deadline = time.monotonic() + 10
+    while (value := cache.get_or_refresh("k", repaired, max_stale=60)) != 3:
+        assert value == 1, value
+        assert time.monotonic() < deadline, "the failed refresh was never retried"
+        time.sleep(0.01)

@@ -1,9 +1,11 @@
-"""``--ray-address``: a tiny sweep across a local head node and a second node (1 CPU each)."""
+"""``rungs run --ray-address``: a tiny sweep across a local head node and a second node (1 CPU
+each), driven through the CLI in a subprocess; the test process never joins the cluster."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runner.pipeline import run_sweep
+from orchestrator.runner.trainable import NODE_ID
+from orchestrator.storage import open_storage
+from trainers.curves.synthetic import load_epochs
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +63,12 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def two_node_cluster(request, monkeypatch):
-    import ray
-
+def two_node_cluster(request, monkeypatch) -> tuple[str, set[str]]:
+    """The cluster's address and the ids of its two nodes, read with ``ray status``: nothing in
+    the test process joins the cluster, so only ``--ray-address`` can bring a sweep onto it."""
     # `ray start` turns on token authentication by default; this private test cluster (loopback
-    # only, torn down after the test) runs without, so the driver needs no token file either.
+    # only, torn down after the test) runs without, so the driver needs no token file either
+    # (the CLI's subprocess inherits this).
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
@@ -73,18 +78,19 @@ def two_node_cluster(request, monkeypatch):
     )
     request.addfinalizer(lambda: _stop(head))
     address = f"127.0.0.1:{port}"
-    _wait(
-        lambda: (
-            subprocess.run([RAY, "status", f"--address={address}"], capture_output=True).returncode
-            == 0
-        )
-    )
+    _wait(lambda: len(_node_ids(address)) == 1)
     worker = _start([f"--address={address}"], env)
     request.addfinalizer(lambda: _stop(worker))
-    request.addfinalizer(ray.shutdown)
-    ray.init(address=address, log_to_driver=False, configure_logging=False)
-    _wait(lambda: sum(1 for n in ray.nodes() if n["Alive"]) == 2)
-    return address
+    _wait(lambda: len(_node_ids(address)) == 2)
+    return address, _node_ids(address)
+
+
+def _node_ids(address: str) -> set[str]:
+    """The live nodes ``ray status`` lists (`` 1 node_<id>`` under Active or Idle)."""
+    status = subprocess.run([RAY, "status", f"--address={address}"], capture_output=True, text=True)
+    if status.returncode != 0:
+        return set()
+    return set(re.findall(r"^ 1 node_([0-9a-f]+)$", status.stdout, re.MULTILINE))
 
 
 def _wait(ready, timeout: float = 90.0) -> None:
@@ -94,21 +100,39 @@ def _wait(ready, timeout: float = 90.0) -> None:
         time.sleep(0.5)
 
 
-def test_sweep_runs_across_two_nodes(storage, make_sweep, tmp_path: Path, two_node_cluster: str):
-    import ray
+def test_sweep_runs_across_two_nodes(tmp_path: Path, two_node_cluster: tuple[str, set[str]]):
+    address, node_ids = two_node_cluster
+    yaml = tmp_path / "cluster.yaml"
+    yaml.write_text(SWEEP)
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    cmd = [sys.executable, "-m", "orchestrator", "run", str(yaml), "--ray-address", address]
+    cmd += ["--db", db, "--workdir", str(tmp_path / "w"), "--quiet"]
+    env = {**os.environ, "RUNGS_HOME": str(tmp_path), "WANDB_MODE": "disabled"}
+    env["RUNGS_STORAGE"] = str(tmp_path / "shared")  # both nodes are this machine: one folder
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
 
-    assert ray.cluster_resources()["CPU"] == 2.0  # one CPU on each node
-    sweep_id = make_sweep(SWEEP)
-    run_sweep(
-        storage, sweep_id, ray_address=two_node_cluster, workdir=tmp_path / "w", progress=False
-    )
-    assert storage.get_sweep(sweep_id).state == "completed"
-    trials = storage.get_trials(sweep_id, stage="only")
+    storage = open_storage(db)
+    (sweep,) = storage.list_sweeps()
+    assert sweep.state == "completed"
+    trials = storage.get_trials(sweep.id, stage="only")
     assert len(trials) == 4 and all(t.status == "completed" and t.epochs == 4 for t in trials)
-    # 1 CPU per node and per trial: trials overlapping in time ran on different nodes
-    assert any(
-        a.started_at < b.finished_at and b.started_at < a.finished_at
-        for a in trials
-        for b in trials
-        if a.id != b.id
-    )
+    # Every stored epoch names the Ray node that trained it: the cluster's two nodes, and only
+    # they (an embedded Ray, had the flag been ignored, has a node of its own). With 1 CPU per
+    # node and per trial, Ray places the first two trials on different nodes.
+    ran_on = {r.metrics[NODE_ID] for t in trials for r in storage.get_results(t.id)}
+    assert ran_on == node_ids, (ran_on, node_ids)
+    storage.close()
+    _checkpointed_in_shared_storage(tmp_path / "shared" / f"sweep-{sweep.id:04d}-cluster", trials)
+
+    del env["RUNGS_STORAGE"]  # the same run without shared storage fails before any trial
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "2 alive nodes, but RUNGS_STORAGE is not set" in refused.stderr
+
+
+def _checkpointed_in_shared_storage(folder: Path, trials: list) -> None:
+    """synthetic checkpoints every epoch: each trial's folder holds all four, wherever it ran."""
+    for t in trials:
+        epochs = load_epochs(folder / "checkpoints" / "only" / t.key)
+        assert [e["metrics"]["epoch"] for e in epochs] == [1, 2, 3, 4], t.key

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from orchestrator.storage import ResultRow, SQLStorage
-from tests.orchestrator.storage._writers import append_in_batches
+from tests.orchestrator.storage._writers import append_in_lockstep
 
 
 def _trials(storage: SQLStorage, stage_id: int, n: int) -> list[int]:
@@ -26,14 +26,20 @@ def _batches(pairs: list[tuple[int, int]], size: int) -> list[list[tuple[int, in
 def test_two_processes_append_without_losing_rows(
     storage: SQLStorage, storage_url: str, sweep_id: int, stage_id: int
 ) -> None:
+    """Two processes append in lockstep (a barrier releases each round's calls together): in
+    the first ten rounds both insert the very same 20 rows, then each its own 50."""
     own_a, own_b, shared = _trials(storage, stage_id, 3)
-    overlap = [(shared, step) for step in range(200)]  # both processes write these
+    overlap = _batches([(shared, step) for step in range(200)], 20)
     work = [
-        _batches([(own_a, s) for s in range(500)], 50) + _batches(overlap, 20),
-        _batches(overlap[::-1], 25) + _batches([(own_b, s) for s in range(500)], 50),
+        overlap + _batches([(own_a, s) for s in range(500)], 50),
+        overlap + _batches([(own_b, s) for s in range(500)], 50),
     ]
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        new_counts = pool.starmap(append_in_batches, [(storage_url, batches) for batches in work])
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)
+        new_counts = pool.starmap(
+            append_in_lockstep, [(storage_url, batches, barrier) for batches in work]
+        )
     assert sum(new_counts) == 1200  # every distinct row counted once, by whoever wrote it first
     assert min(new_counts) >= 500
     for trial, steps in ((own_a, 500), (own_b, 500), (shared, 200)):

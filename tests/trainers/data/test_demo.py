@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import json
 import threading
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -141,21 +143,45 @@ def test_worker_processes_write_the_same_bytes(
     assert _digest(pooled) == _digest(corpus)
 
 
-def test_a_second_writer_waits_for_the_lock(tmp_path: Path) -> None:
+def test_a_second_writer_waits_for_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the corpus lock is held, a second writer asks for it, finds it taken and waits
+    before writing anything; it writes once the lock is released."""
     root = tmp_path / "locked"
     root.mkdir()
-    done = threading.Event()
+    arrived, asked, done = threading.Event(), threading.Event(), threading.Event()
+    found_taken: list[bool] = []
+    real_flock = fcntl.flock
+
+    def probing_flock(handle: IO[str], operation: int) -> None:
+        """In the writer: try the lock without blocking first, to record whether it is taken."""
+        if threading.current_thread() is not writer or operation & fcntl.LOCK_UN:
+            return real_flock(handle, operation)
+        try:
+            real_flock(handle, operation | fcntl.LOCK_NB)
+            found_taken.append(False)
+        except BlockingIOError:
+            found_taken.append(True)
+        asked.set()
+        arrived.set()
+        if found_taken[-1]:
+            real_flock(handle, operation)  # now wait for it, as the product does
 
     def make() -> None:
         _make(root, size=2, valid_size=1)
         done.set()
+        arrived.set()
 
+    monkeypatch.setattr(fcntl, "flock", probing_flock)
+    writer = threading.Thread(target=make)
     with demo._corpus_lock(root):
-        worker = threading.Thread(target=make)
-        worker.start()
-        worker.join(timeout=1.0)
-        assert not done.is_set() and not (root / "corpus.json").exists()
-    worker.join()
+        writer.start()
+        assert arrived.wait(timeout=60), "the second writer neither asked for the lock nor finished"
+        assert asked.is_set(), "the second writer finished without asking for the lock"
+        assert found_taken == [True], "the second writer got the lock while it was held"
+        assert sorted(p.name for p in root.iterdir()) == [".lock"]  # nothing written yet
+    writer.join(timeout=60)
     assert done.is_set() and (root / "corpus.json").exists()
 
 

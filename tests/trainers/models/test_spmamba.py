@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -13,9 +14,14 @@ from trainers.registry import load_model_module
 
 torch.set_num_threads(1)
 
-# The SPMamba repository's WSJ0-2mix config (configs/spmamba-wsj0.yml: n_fft 256, hop 64,
-# 6 layers, emb_dim 16, emb_ks 8, emb_hs 1, 4 heads; Mamba d_state 16, expand 4): 6.09 M.
-REFERENCE_PARAMS = 6.09e6
+# The SPMamba repository's README (github.com/JusperLee/SPMamba, "Performance" table): SPMamba,
+# Params(M) 6.14, for configs/spmamba.yml. That config is our paper preset (configs/spmamba-wsj0.yml:
+# 6 layers, emb_dim 16, emb_ks 8, emb_hs 1, 4 heads; Mamba d_state 16, expand 4) with a 512-point
+# STFT (hop 128) instead of 256 (hop 64); the attention's per-frequency projections make the count
+# depend on the STFT size. A figure printed to 0.01 M allows +-0.005 M, ~0.1 %.
+PUBLISHED_STFT = {"n_fft": 512, "hop": 128}
+PUBLISHED_PARAMS = 6.14e6
+PUBLISHED_PRECISION = 0.005e6
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -36,8 +42,9 @@ def test_output_is_batch_by_sources_by_input_length(length: int) -> None:
 
 
 def test_paper_preset_matches_reference_parameter_count() -> None:
-    count = n_params(spmamba.build(spmamba.PRESETS["paper"]))
-    assert math.isclose(count, REFERENCE_PARAMS, rel_tol=0.10), count
+    published = dataclasses.replace(spmamba.PRESETS["paper"], **PUBLISHED_STFT)
+    count = n_params(spmamba.build(published))
+    assert abs(count - PUBLISHED_PARAMS) <= PUBLISHED_PRECISION, count
 
 
 def test_mamba_mixer_is_causal() -> None:
@@ -98,13 +105,36 @@ def test_a_few_adam_steps_on_one_batch_reduce_the_pit_loss() -> None:
     assert losses[-1] < losses[len(losses) // 2], losses
 
 
+def backward_with_saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Run forward and backward; return the bytes autograd kept from forward for backward.
+
+    The hook sees what the outer graph saves; a checkpointed region saves through its own inner
+    hook (non-reentrant checkpoint), so its activations never reach this count."""
+    saved = 0
+
+    def count(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(count, lambda t: t):
+        out = model(x)
+    out.sum().backward()
+    return saved
+
+
 def test_grad_checkpoint_changes_memory_not_gradients() -> None:
     tiny = spmamba.PRESETS["tiny"]
-    grads = []
+    grads, saved = [], []
     for flag in (False, True):
         torch.manual_seed(0)
         model = spmamba.build(spmamba.Config(**{**vars(tiny), "grad_checkpoint": flag}))
-        model(torch.randn(1, 1200, generator=torch.Generator().manual_seed(1))).sum().backward()
+        x = torch.randn(1, 1200, generator=torch.Generator().manual_seed(1))
+        saved.append(backward_with_saved_bytes(model, x))
         grads.append([p.grad for p in model.parameters()])
     for plain, recomputed in zip(*grads, strict=True):
         torch.testing.assert_close(recomputed, plain)
+    # The Mamba layers hold most activations (~5x fewer bytes kept when measured): recomputing
+    # them must at least halve what forward keeps for backward.
+    plain_bytes, checkpointed_bytes = saved
+    assert checkpointed_bytes < plain_bytes / 2, saved
