@@ -9,6 +9,16 @@ plain list (:class:`ListReporter`).
 Every epoch's metrics dict contains at least the task's validation metric under its name
 (``si_sdr`` for separation) plus ``epoch`` (1-based), ``train_loss``, ``lr``, ``grad_norm``,
 ``epoch_seconds``, ``samples_per_second``; separation adds ``si_sdri``.
+
+**Continuing a trial.** A trainer that checkpoints writes its checkpoint into
+``checkpoint_dir`` after every epoch, before reporting it, and each checkpoint keeps the metrics
+of every epoch it covers. Given ``resume_from`` (a directory for which :func:`has_checkpoint`
+holds), it restores that state, reports the epochs the checkpoint covers again with their saved
+metrics (the orchestrator stores each epoch once, and may have lost the last reports when its
+own process died), then trains on from the next epoch. The shared loop and ``synthetic`` do;
+``sim-seed004`` and ``mf-hartmann6`` write no checkpoint (a trial takes milliseconds and its curve
+is a pure function of config, subset and seed: a re-run reports the same epochs again); a
+user's program cannot (Rungs does not know how it saves state: it starts again at epoch 1).
 """
 
 from __future__ import annotations
@@ -19,6 +29,17 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 Status = Literal["completed", "diverged", "early_stopped"]
+# The file each kind of trainer writes last into its checkpoint directory, atomically: the shared
+# loop's (torch) and the curve trainers' (JSON).
+CHECKPOINT_FILES = {"loop": "checkpoint.pt", "curve": "checkpoint.json"}
+
+
+def has_checkpoint(directory: str | Path | None) -> bool:
+    """Whether ``directory`` holds a finished checkpoint of some trainer (it can be passed as
+    ``resume_from``)."""
+    if not directory:
+        return False
+    return any((Path(directory) / name).is_file() for name in CHECKPOINT_FILES.values())
 
 
 @dataclass(frozen=True)
@@ -80,7 +101,7 @@ class TrialRequest:
     seed: int = 0
     device: str | None = None  # None: cuda when available, else cpu
     checkpoint_dir: str | None = None  # where to write checkpoints; None: no checkpoints
-    resume_from: str | None = None  # a checkpoint directory to resume from exactly
+    resume_from: str | None = None  # a checkpoint directory to continue from (module docs)
     program: ProgramRequest | None = None  # set for a user's program (trainers.program)
 
 

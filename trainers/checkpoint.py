@@ -5,7 +5,7 @@ A checkpoint directory holds two files:
 * ``checkpoint.pt`` - everything needed to continue bit-for-bit on CPU: model, optimizer,
   LR scheduler and grad-scaler state, the RNG states (python, numpy, torch, CUDA when present),
   the data-order generator, the loop's progress (epoch, best metric, early-stop counter, skipped
-  batches) and the resolved config (nanoGPT habit: a checkpoint says what it is);
+  batches, the metrics reported for every epoch so far) and the resolved config (nanoGPT habit: a checkpoint says what it is);
 * ``best_model.pt`` - the model weights of the best validation epoch, its metric and the config.
 
 Files are written to a temporary name and moved into place with ``os.replace`` so a trial killed
@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-CHECKPOINT_FILE = "checkpoint.pt"
+from trainers.api import CHECKPOINT_FILES
+
+CHECKPOINT_FILE = CHECKPOINT_FILES["loop"]
 BEST_MODEL_FILE = "best_model.pt"
 
 

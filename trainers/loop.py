@@ -1,7 +1,8 @@
 """The shared training loop: ``train(request, reporter) -> TrialOutcome``.
 
 One epoch = train over the subset, validate, step the LR schedule on the validation metric, write
-the checkpoint, report. The loop is task-agnostic (:mod:`trainers.tasks`) and device-agnostic
+the checkpoint, report. A trial given ``resume_from`` restores that checkpoint, reports its
+epochs again and trains on from the next one (:mod:`trainers.api`). The loop is task-agnostic (:mod:`trainers.tasks`) and device-agnostic
 (:mod:`trainers.device`): the same code runs in fp32 on a CPU and under autocast on a GPU.
 
 Failure handling follows what researchers' logs record: non-finite losses (a VoxCeleb log
@@ -64,6 +65,7 @@ class Progress:
     epochs_since_best: int = 0
     skipped_batches: int = 0  # over the whole trial, failed attempts included
     amp: bool = True  # turned off for good after an fp32 retry
+    history: list[dict[str, float]] = field(default_factory=list)  # each epoch's report
 
 
 @dataclass
@@ -104,6 +106,10 @@ def train(request: TrialRequest, reporter: Reporter, *, task: Task | None = None
     run = build_run(request, task)
     if request.resume_from:
         restore_run(run, ckpt.load_checkpoint(request.resume_from))
+        for metrics in run.progress.history:  # what the checkpoint covers, reported again
+            reporter.report(metrics)
+        if should_stop_early(run):  # it was about to say so when it was interrupted
+            return outcome(run, "early_stopped", early_stop_reason(run))
     for epoch in range(run.progress.epoch + 1, request.epochs + 1):
         started = time.perf_counter()
         stats = train_epoch_or_retry(run)
@@ -112,11 +118,12 @@ def train(request: TrialRequest, reporter: Reporter, *, task: Task | None = None
         metrics = end_epoch(run, epoch, stats, started)
         reporter.report(metrics, checkpoint_path(run))
         if should_stop_early(run):
-            reason = (
-                f"no improvement of {run.task.metric} for {run.progress.epochs_since_best} epochs"
-            )
-            return outcome(run, "early_stopped", reason)
+            return outcome(run, "early_stopped", early_stop_reason(run))
     return outcome(run, "completed", None)
+
+
+def early_stop_reason(run: Run) -> str:
+    return f"no improvement of {run.task.metric} for {run.progress.epochs_since_best} epochs"
 
 
 def build_run(request: TrialRequest, task: Task | None) -> Run:
@@ -237,8 +244,7 @@ def end_epoch(run: Run, epoch: int, stats: EpochStats, started: float) -> dict[s
     value = metrics[run.task.metric]
     run.scheduler.step(value)
     update_progress(run, epoch, value)
-    save_checkpoints(run, improved=run.progress.best_epoch == epoch)
-    return {
+    report = {
         **metrics,
         "epoch": epoch,
         "train_loss": stats.loss_sum / stats.steps,
@@ -248,6 +254,12 @@ def end_epoch(run: Run, epoch: int, stats: EpochStats, started: float) -> dict[s
         "samples_per_second": stats.samples / train_seconds if train_seconds > 0 else 0.0,
         "skipped_batches": stats.skipped,
     }
+    # the checkpoint keeps every report: a resumed trial reports them again (trainers.api)
+    run.progress.history.append(
+        {k: v if isinstance(v, int) else float(v) for k, v in report.items()}
+    )
+    save_checkpoints(run, improved=run.progress.best_epoch == epoch)
+    return report
 
 
 def validate(run: Run) -> dict[str, float]:

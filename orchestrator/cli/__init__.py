@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "orchestrator.cli.result_commands",  # top, select, report
     "orchestrator.cli.model_commands",  # models, data
     "orchestrator.cli.serve_commands",  # serve, worker
+    "orchestrator.cli.db_commands",  # db upgrade
 )
 
 

@@ -49,6 +49,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--workdir", help="folder for sweep outputs (default: RUNGS_WORKDIR or data dir)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="run in-process on a simulated clock instead of Ray (the learning-curve models "
+        "only: synthetic, sim-seed004, mf-hartmann6)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -99,6 +105,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace, storage: Any, sweep_id: int, *, resume: bool) -> int:
+    from orchestrator.runner.heartbeat import LeaseHeld
     from orchestrator.runner.pipeline import resume_sweep, run_sweep
 
     runner = resume_sweep if resume else run_sweep
@@ -109,16 +116,26 @@ def _execute(args: argparse.Namespace, storage: Any, sweep_id: int, *, resume: b
             ray_address=args.ray_address,
             progress=not args.quiet,
             workdir=args.workdir,
+            executor=_simulated() if args.simulate else None,
         )
     except KeyboardInterrupt:
         print(f"interrupted; continue with: rungs resume {sweep_id}", file=sys.stderr)
         return 130
+    except LeaseHeld as exc:  # another live process runs the sweep; nothing was changed
+        print(f"rungs resume: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # stored on the sweep by run_sweep; say it plainly here too
         print(f"sweep {sweep_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         print(f"after fixing the cause, continue with: rungs resume {sweep_id}", file=sys.stderr)
         return 1
     print(final_text(storage, sweep_id))
     return 0 if storage.get_sweep(sweep_id).state == "completed" else 1
+
+
+def _simulated() -> Any:
+    from orchestrator.runner.simulated import SimulatedExecutor
+
+    return SimulatedExecutor()
 
 
 def final_text(storage: Any, sweep_id: int) -> str:

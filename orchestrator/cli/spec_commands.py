@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainers.registry import MODELS
+from orchestrator.sweepfile.template import built_in_models
 
 _VALIDATE_EPILOG = """\
 examples:
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
         epilog=_INIT_EPILOG,
         formatter_class=fmt,
     )
-    init.add_argument("--model", required=True, choices=sorted(MODELS), help="model to sweep")
+    init.add_argument("--model", required=True, choices=built_in_models(), help="model to sweep")
     init.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     init.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     init.set_defaults(func=cmd_init)

@@ -22,7 +22,7 @@ from orchestrator.runner import tags
 from orchestrator.runner.jobs import StageJob
 from orchestrator.runner.progress import ProgressCallback
 from orchestrator.runner.ray_setup import cluster_cpus, configure_env, init_ray
-from orchestrator.runner.trainable import train_fn
+from orchestrator.runner.trainable import shipped_program, train_fn
 from orchestrator.runner.trial_storage import check_storage, configured_storage, ray_storage_path
 
 
@@ -40,7 +40,9 @@ class RayExecutor:
     def execute(self, job: StageJob) -> None:
         if job.trials <= 0:
             return
-        ray = init_ray(self.address, self.num_cpus)
+        ctx = shipped_program(job.ctx) if self.address else job.ctx
+        shipped = ctx.program.program.workdir if ctx.program and ctx.program.shipped else None
+        ray = init_ray(self.address, self.num_cpus, working_dir=shipped)
         from ray import tune
 
         shared = configured_storage()
@@ -49,11 +51,9 @@ class RayExecutor:
         concurrency = max_concurrent(job)
         job.progress.concurrency = concurrency  # the ETA divides the work left by it
         configure_env(max_pending=concurrency)
-        # a partial run of this stage (resume); safe_child: only ever a folder inside the sweep's
-        experiment = safe_child(job.sweep_dir, Path("ray") / job.name)
-        shutil.rmtree(experiment, ignore_errors=True)
+        clear_partial_run(job.sweep_dir, job.name)
         trainable = tune.with_resources(
-            tune.with_parameters(train_fn, ctx=job.ctx),
+            tune.with_parameters(train_fn, ctx=ctx),
             {"cpu": job.resources.cpus_per_trial, "gpu": job.resources.gpus_per_trial},
         )
         callbacks: list[Any] = [job.recorder]
@@ -81,6 +81,12 @@ class RayExecutor:
             ),
         )
         tuner.fit()
+
+
+def clear_partial_run(sweep_dir: Path, stage: str) -> None:
+    """Delete Ray's folder of an earlier, partial run of this stage (resume): only ever a folder
+    inside the sweep's, whatever the stage's name (``UnsafePath`` otherwise)."""
+    shutil.rmtree(safe_child(sweep_dir, Path("ray") / stage), ignore_errors=True)
 
 
 def trial_name(trial: Any) -> str:

@@ -6,12 +6,15 @@ picks in the ``select`` stage's summary. Validation re-trains each pick with eve
 validation subset with no early stopping; the runs are keyed ``config<rank>-seed<seed>`` and
 named ``config<rank>`` so results group per selected config. The ranking (stages.statistics)
 goes into the ``validate`` stage's summary and into ``validation_ranking.{csv,json,md}``.
+With ``validation.racing`` the seeds run in rounds and confidently worse picks stop early
+(:mod:`orchestrator.runner.racing`); the race's drops and savings go into the summary too.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.picks import (
@@ -23,8 +26,10 @@ from orchestrator.picks import (
 )
 from orchestrator.reporting import validation_scores
 from orchestrator.runner.jobs import Executor, SweepEnv, summaries, validation_job
+from orchestrator.runner.racing import run_race
 from orchestrator.runner.searchers import QueuedTrial
 from orchestrator.stored_trials import trials_by_stage
+from stages.racing import race_caveats
 from stages.selection import pick_name
 from stages.spec import Stage
 from stages.states import StageState
@@ -107,22 +112,31 @@ def run_validation(
         state=StageState.RUNNING,
     )
     env.storage.set_stage_state(stage_id, StageState.RUNNING)
-    executor.execute(validation_job(env, VALIDATE, stage_id, runs, val.subset, epochs))
-    if env.stopped():
+    race = None
+    if val.racing:  # seeds in rounds, confidently worse picks dropped (orchestrator.runner.racing)
+        shape = (val.subset, epochs)
+        race = run_race(env, executor, (VALIDATE, stage_id), picks, shape, validation_runs)
+    else:
+        executor.execute(validation_job(env, VALIDATE, stage_id, runs, val.subset, epochs))
+    if env.stopped() or (val.racing and race is None):
         env.storage.set_stage_state(stage_id, StageState.CANCELLED)
         return None
-    ranking = rank(env, [pick_name(p["rank"]) for p in picks])
+    caveats = race_caveats(race) if race else []
+    ranking = rank(env, [pick_name(p["rank"]) for p in picks], caveats)
+    if race is not None:
+        ranking["racing"] = race.to_dict()
     env.storage.set_stage_state(stage_id, StageState.COMPLETED, summary=ranking)
     return ranking
 
 
-def rank(env: SweepEnv, groups: Sequence[str]) -> dict[str, Any]:
+def rank(env: SweepEnv, groups: Sequence[str], caveats: Sequence[str] = ()) -> dict[str, Any]:
     """Rank the validation runs by config; writes the CSV, JSON and Markdown files."""
     from stages.statistics import rank_validation
 
     runs = summaries(env.storage.get_trials(env.sweep.id, stage=VALIDATE), None)
     scores = {g: v for g, v in validation_scores(runs).items() if g in groups}
     ranking = rank_validation(scores, env.goal)
+    ranking = replace(ranking, caveats=(*ranking.caveats, *caveats))
     paths = {ext: env.sweep_dir / f"validation_ranking.{ext}" for ext in ("csv", "json", "md")}
     ranking.to_frame().to_csv(paths["csv"], index=False)
     paths["json"].write_text(json.dumps(ranking.to_dict(), indent=2))

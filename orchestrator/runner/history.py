@@ -9,9 +9,11 @@ the record). After ``kill -9``:
 * in the interrupted stage, trials in a terminal state (:attr:`TrialState.is_terminal`) are kept
   and counted against each variant's budget and told to the proposers, so TPE continues from them;
 * the other trials (interrupted while running or pending, or cancelled) are re-run under their
-  old key, config and seed.
-  The trainers are seeded, so a re-run reports the same epochs again and the storage's idempotency
-  on (trial_id, step) keeps exactly one row per epoch - none lost, none duplicated;
+  old key, config and seed. A re-run trial continues from the checkpoint in its own folder
+  (:func:`orchestrator.runner.trainable.request_for`): it reports the epochs that checkpoint
+  covers again, then trains on; a trainer without checkpoints is seeded and reports the same
+  epochs again. Either way the storage's idempotency on (trial_id, step) keeps exactly one row
+  per epoch - none lost, none duplicated;
 * the stopping rules are rebuilt by replaying the stored results in arrival order (result ids),
   and a re-run trial's already-seen epochs are not fed again (``RuleScheduler.fed``);
 * the partial Ray experiment of the stage is deleted; the stage starts a fresh ``Tuner.fit()``.

@@ -23,6 +23,7 @@ from orchestrator.runner.history import (
     replay_rules,
     requeue,
 )
+from orchestrator.runner.out_of_memory import is_oom
 from orchestrator.runner.programs import (
     ProgramTrials,
     kill_leftovers,
@@ -35,6 +36,7 @@ from orchestrator.runner.recorder import Recorder
 from orchestrator.runner.schedulers import RuleScheduler
 from orchestrator.runner.searchers import QueuedTrial, StageSearcher, VariantBudget, reaches
 from orchestrator.runner.trainable import TrialContext
+from orchestrator.runner.trial_storage import checkpoint_root, configured_storage, is_uri
 from orchestrator.runner.wandb_logging import wandb_settings
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import SweepRecord, TrialRecord
@@ -117,6 +119,7 @@ def trial_context(env: SweepEnv, stage: str, subset: int, epochs: int) -> TrialC
     # every field of the spec's dataset block is a field of the trainers' request
     data = DataRequest(**asdict(env.spec.dataset), cache_dir=str(env.cache_dir))
     block = env.spec.wandb
+    storage = configured_storage()  # RUNGS_STORAGE: where checkpoints go (trial_storage)
     if env.spec.program is not None:  # the program logs to W&B itself, as under wandb agent
         return TrialContext(
             sweep_name=env.sweep.name,
@@ -141,6 +144,8 @@ def trial_context(env: SweepEnv, stage: str, subset: int, epochs: int) -> TrialC
         metric=env.metric,
         default_seed=env.spec.seed,
         wandb=wandb_settings(block, sweep=env.sweep.name, stage=stage, sweep_dir=env.sweep_dir),
+        checkpoint_root=str(checkpoint_root(storage, env.sweep_dir)),
+        ray_checkpoints=is_uri(storage),
     )
 
 
@@ -173,11 +178,14 @@ def summaries(trials: Sequence[TrialRecord], max_epochs: int | None) -> list[Tri
     return [t.summary(max_epochs) for t in trials]
 
 
-def _told_outcome(status: str) -> Outcome:
-    """What a proposer is told about a stored trial: Optuna's complete, failed or pruned."""
-    if status == TrialState.COMPLETED:
+def _told_outcome(trial: TrialRecord) -> Outcome:
+    """What a proposer is told about a stored trial (as :func:`.searchers.trial_outcome` told
+    it the first time): complete, failed, out_of_memory or pruned."""
+    if trial.status == TrialState.COMPLETED:
         return "complete"
-    return "failed" if status == TrialState.FAILED else "pruned"
+    if trial.status != TrialState.FAILED:
+        return "pruned"
+    return "out_of_memory" if is_oom((trial.stop_reason or {}).get("message")) else "failed"
 
 
 def _assemble(
@@ -268,7 +276,7 @@ def _variant_budget(
     done = [t for t in history.finished if t.variant == variant.name]
     for t in done:
         proposer.tell(
-            {k: v for k, v in t.config.items() if k in space}, t.best_value, _told_outcome(t.status)
+            {k: v for k, v in t.config.items() if k in space}, t.best_value, _told_outcome(t)
         )
     if warm and not history.all:
         for config in warm_configs(warm, env.goal, index, len(variants), variant.trials):

@@ -26,7 +26,7 @@ from orchestrator.runner.heartbeat import held_lease
 from orchestrator.runner.jobs import Executor, SweepEnv, never, search_job, summaries
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import StageRecord
-from orchestrator.storage.retrying import retrying
+from orchestrator.storage.retrying import failure_text, retrying
 from orchestrator.storage.settings import data_dir
 from orchestrator.sweepfile import spec_from_dict
 from orchestrator.sweepfile.stage_blocks import DEFAULT_EPOCHS, DEFAULT_SUBSET, DEFAULT_TRIALS
@@ -77,7 +77,7 @@ def run_sweep(
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
             state = SweepState.INTERRUPTED if interrupted else SweepState.FAILED
-            lease.finish(state, error=f"{type(exc).__name__}: {exc}")
+            lease.finish(state, error=failure_text(exc))
             raise
         lease.finish(SweepState.CANCELLED if cancelled(env) else SweepState.COMPLETED)
 

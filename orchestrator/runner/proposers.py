@@ -28,8 +28,11 @@ from optuna.trial import TrialState
 from stages.space import Categorical, Constant, Numeric, Param, Space, is_searchable
 from stages.spec import Goal
 
-Outcome = Literal["complete", "pruned", "failed"]
+Outcome = Literal["complete", "pruned", "failed", "out_of_memory"]
 _GRID_LIMIT = 10_000
+# An out-of-memory trial is told to TPE as pruned and infeasible: TPE's split puts infeasible
+# trials in its "bad" group (FAIL trials it ignores), so it proposes less in their region.
+OOM_CONSTRAINT = "out_of_memory"
 
 
 class Proposer(Protocol):
@@ -106,7 +109,11 @@ def _decode(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class TPEProposer:
-    """Bayesian optimisation with Optuna's TPE on an in-memory study."""
+    """Bayesian optimisation with Optuna's TPE on an in-memory study.
+
+    ``tell`` maps outcomes to Optuna states: complete -> COMPLETE (FAIL without a finite value),
+    pruned -> PRUNED, failed -> FAIL (TPE learns nothing from a crash), out_of_memory -> PRUNED
+    with the constraint ``out_of_memory = 1`` (infeasible), which TPE's sampler does use."""
 
     def __init__(self, space: Space, goal: Goal, seed: int) -> None:
         self.space = space
@@ -124,20 +131,25 @@ class TPEProposer:
 
     def tell(self, config: Mapping[str, Any], value: float | None, outcome: Outcome) -> None:
         trial = self._asked.pop(_fingerprint(config), None)
-        state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(
-            outcome, TrialState.FAIL
-        )
+        state = _STATES.get(outcome, TrialState.FAIL)
         if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
             state = TrialState.FAIL
         told = value if state == TrialState.COMPLETE else None
+        constraints = {OOM_CONSTRAINT: 1.0} if outcome == "out_of_memory" else None
         if trial is not None:
+            for name, violation in (constraints or {}).items():
+                trial.set_constraint(name, violation)
             self.study.tell(trial, told, state=state)
             return
         params = _encode(self.space, config)
         if params is None or set(params) != set(self.dists):
             return  # a config from another space: nothing TPE could model
         frozen = optuna.trial.create_trial(
-            state=state, value=told, params=params, distributions=self.dists
+            state=state,
+            value=told,
+            params=params,
+            distributions=self.dists,
+            constraints=constraints,
         )
         self.study.add_trial(frozen)
 
@@ -227,6 +239,13 @@ def grid_values(name: str, param: Param) -> list[Any]:
     if count > _GRID_LIMIT:
         raise ValueError(f"grid for {name!r} has {count} points, more than {_GRID_LIMIT}")
     return [_number(param, param.snap(param.low + i * step)) for i in range(count)]
+
+
+_STATES = {
+    "complete": TrialState.COMPLETE,
+    "pruned": TrialState.PRUNED,
+    "out_of_memory": TrialState.PRUNED,
+}
 
 
 def make_proposer(method: str, space: Space, goal: Goal, seed: int) -> Proposer:

@@ -25,6 +25,7 @@ from typing import Any
 from ray.tune import Callback
 
 from orchestrator.runner import tags
+from orchestrator.runner.out_of_memory import OOM_RULE, is_oom
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import ResultRow
 from orchestrator.storage.retrying import retrying
@@ -193,8 +194,9 @@ class Recorder(Callback):
             return TrialState.EARLY_STOPPED, decision.to_dict(self.metric)
         if live.status in tags.TRAINER_STOPS:
             return live.status, {"rule": "trainer", "message": live.reason or live.status}
-        if live.status == TrialState.FAILED:  # a program that crashed (trainable.failed_report)
-            return TrialState.FAILED, {"rule": "error", "message": live.reason or "failed"}
+        if live.status == TrialState.FAILED:  # out of memory, or a program that crashed
+            rule = OOM_RULE if is_oom(live.reason) else "error"
+            return TrialState.FAILED, {"rule": rule, "message": live.reason or "failed"}
         if live.status is None:  # ended without its outcome report: the sweep was stopped
             return TrialState.CANCELLED, _SWEEP_STOPPED
         return TrialState.COMPLETED, None

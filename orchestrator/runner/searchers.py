@@ -23,6 +23,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from orchestrator.runner import tags
+from orchestrator.runner.out_of_memory import is_oom
 from orchestrator.runner.proposers import Outcome, Proposer
 from stages.states import TrialState
 from stages.stopping import StopDecision
@@ -185,8 +186,11 @@ def trial_outcome(
     model towards configs that merely start fast. PRUNED keeps it out of TPE's value ranking while
     still marking the region as unpromising. Diverged trials are PRUNED for the same reason
     (their region is bad; their value is not comparable); crashes, a trainer's own or a
-    program's reported failure, are FAILED (no information).
+    program's reported failure, are FAILED (no information), except running out of memory: that
+    says the config's region does not fit (:mod:`orchestrator.runner.out_of_memory`).
     """
+    if result and result.get(tags.STATUS) == TrialState.FAILED and is_oom(result.get(tags.REASON)):
+        return "out_of_memory"
     if error or (result and result.get(tags.STATUS) == TrialState.FAILED):
         return "failed"
     if key in decisions:

@@ -4,8 +4,8 @@ import pytest
 
 from orchestrator.picks import top_k
 from orchestrator.reporting import build_report
-from orchestrator.stored_trials import trials_by_stage
 from orchestrator.storage import ResultRow, open_storage
+from orchestrator.stored_trials import trials_by_stage
 from orchestrator.sweepfile import spec_to_dict
 from stages.space import Categorical, Constant, Numeric
 from stages.spec import (

@@ -31,6 +31,7 @@ FULL_SUBSET = 16000
 OPTIMUM = 3.32237
 OPTIMIZER = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
 NAMES = tuple(f"x{i}" for i in range(1, 7))
+HPARAMS = frozenset(NAMES)  # the names a sweep may set (trainers.hparams)
 TAU = 3.0  # epochs to 63% of the final value
 RUN_SD, EPOCH_SD = 0.05, 0.02
 
@@ -96,7 +97,8 @@ def true_quality(hparams: Mapping[str, Any]) -> float:
 
 
 def run_trial(request: TrialRequest, reporter: Reporter) -> TrialOutcome:
-    """Report ``neg_hartmann6`` and ``epoch`` once per epoch."""
+    """Report ``neg_hartmann6`` and ``epoch`` once per epoch. No checkpoint: a re-run reports
+    the same curve again (see :mod:`trainers.curves`)."""
     values = curve(request.hparams, request.subset_size, request.epochs, request.seed)
     for epoch, value in enumerate(values, start=1):
         reporter.report({METRIC: float(value), "epoch": epoch})

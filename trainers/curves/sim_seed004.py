@@ -59,6 +59,7 @@ _DEFAULTS: dict[str, Any] = {
     "lr_patience": 2,
     "world": 0,
 }
+HPARAMS = frozenset(_DEFAULTS)  # the names a sweep may set (trainers.hparams)
 
 # --- hyperparameter effects q(x) (dB); calibrated in docs/simulator.md -------------------------
 LR_STAR = 1.25e-3  # the thesis log's lr sweet spot, 1e-3 .. 1.5e-3
@@ -188,7 +189,8 @@ def true_quality(hparams: Mapping[str, Any]) -> float:
 
 
 def run_trial(request: TrialRequest, reporter: Reporter) -> TrialOutcome:
-    """Report ``si_sdr`` and ``epoch`` once per epoch (no time passes)."""
+    """Report ``si_sdr`` and ``epoch`` once per epoch (no time passes). No checkpoint: a re-run
+    reports the same curve again (see :mod:`trainers.curves`)."""
     values = curve(request.hparams, request.subset_size, request.epochs, request.seed)
     for epoch, value in enumerate(values, start=1):
         reporter.report({METRIC: float(value), "epoch": epoch})

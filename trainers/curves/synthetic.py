@@ -8,7 +8,13 @@ looks good early and plateaus lower: exactly the trap early stopping must handle
 seeded by (seed, epoch, config), so a rerun reports identical values - what resume relies on.
 
 Fault injection (for tests): ``crash_at_epoch`` raises, ``nan_at_epoch`` diverges,
-``sleep_per_epoch`` makes a trial take wall time.
+``sleep_per_epoch`` makes a trial take wall time, ``oom_above`` runs out of memory (a
+``MemoryError`` before the first epoch) when ``batch_size x hidden`` exceeds it.
+
+Checkpoints: with ``checkpoint_dir`` every epoch is saved (``checkpoint.json``: each epoch's
+report and the id of the process that trained it) before it is reported; with ``resume_from``
+the saved epochs are reported again and training continues at the next epoch, as the shared
+loop does (:mod:`trainers.api`).
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from trainers.api import Reporter, TrialOutcome, TrialRequest
+from trainers.api import CHECKPOINT_FILES, Reporter, TrialOutcome, TrialRequest
 
 METRIC = "score"
 _DEFAULTS: dict[str, Any] = {
@@ -39,7 +47,10 @@ _DEFAULTS: dict[str, Any] = {
     "sleep_per_epoch": 0.0,
     "crash_at_epoch": 0,
     "nan_at_epoch": 0,
+    "oom_above": 0,
 }
+HPARAMS = frozenset(_DEFAULTS)  # the names a sweep may set (trainers.hparams)
+CHECKPOINT_FILE = CHECKPOINT_FILES["curve"]
 
 
 def _check_keys(hparams: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,12 +91,46 @@ def score(hparams: Mapping[str, Any], subset: int, epoch: int, seed: int) -> flo
     return curve + _noise(hp, epoch, seed)
 
 
+def load_epochs(directory: str | Path | None) -> list[dict[str, Any]]:
+    """The epochs saved in a checkpoint directory (``{"metrics": ..., "pid": ...}`` each)."""
+    if not directory:
+        return []
+    return list(json.loads((Path(directory) / CHECKPOINT_FILE).read_text())["epochs"])
+
+
+def _save_epochs(directory: str | None, epochs: list[dict[str, Any]]) -> Path | None:
+    """Write the checkpoint atomically (a kill mid-write leaves the previous one)."""
+    if not directory:
+        return None
+    path = Path(directory) / CHECKPOINT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"epochs": epochs}))
+    os.replace(tmp, path)
+    return path.parent
+
+
+def _check_memory(hp: Mapping[str, Any]) -> None:
+    size = int(hp["batch_size"]) * int(hp["hidden"])
+    if hp["oom_above"] and size > int(hp["oom_above"]):
+        raise MemoryError(
+            f"synthetic out of memory: batch_size x hidden = {size} > oom_above = {hp['oom_above']}"
+        )
+
+
 def run_trial(request: TrialRequest, reporter: Reporter) -> TrialOutcome:
-    """Report ``score`` once per epoch; see the module docstring for the faults."""
+    """Report ``score`` once per epoch; see the module docstring for faults and checkpoints."""
     hp = _check_keys(request.hparams)
+    _check_memory(hp)
+    epochs = load_epochs(request.resume_from)
     best: float | None = None
     best_epoch: int | None = None
-    for epoch in range(1, request.epochs + 1):
+    for saved in epochs:  # what the checkpoint covers, reported again
+        value = float(saved["metrics"][METRIC])
+        if best is None or value > best:
+            best, best_epoch = value, int(saved["metrics"]["epoch"])
+        reporter.report(saved["metrics"])
+    for epoch in range(len(epochs) + 1, request.epochs + 1):
         if hp["sleep_per_epoch"]:
             time.sleep(float(hp["sleep_per_epoch"]))
         if epoch == int(hp["crash_at_epoch"]):
@@ -96,5 +141,7 @@ def run_trial(request: TrialRequest, reporter: Reporter) -> TrialOutcome:
         value = score(hp, request.subset_size, epoch, request.seed)
         if best is None or value > best:
             best, best_epoch = value, epoch
-        reporter.report({METRIC: value, "epoch": epoch, "train_loss": 10.0 - value, "lr": hp["lr"]})
+        metrics = {METRIC: value, "epoch": epoch, "train_loss": 10.0 - value, "lr": hp["lr"]}
+        epochs.append({"metrics": metrics, "pid": os.getpid()})
+        reporter.report(metrics, _save_epochs(request.checkpoint_dir, epochs))
     return TrialOutcome("completed", best, best_epoch, request.epochs)
