@@ -29,7 +29,7 @@ from orchestrator.runner.heartbeat import LeaseHeld, lease_seconds, process_owne
 from orchestrator.storage import open_storage
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import SweepRecord
-from orchestrator.storage.retrying import OutagePolicy, is_disconnect
+from orchestrator.storage.retrying import OutagePolicy, failure_text, is_disconnect
 from stages.states import SweepState
 
 log = logging.getLogger("rungs.worker")
@@ -46,10 +46,11 @@ def default_worker_name() -> str:
 
 def ray_runner(ray_address: str | None) -> Runner:
     """Runs a claimed sweep on Ray (embedded, or the cluster at ``ray_address``)."""
+    # Imported here, not at the top: Ray is for workers only (`rungs serve` imports this module).
+    # And imported now, before any claim: seconds of imports must not eat into a fresh lease.
+    from orchestrator.runner.pipeline import run_sweep
 
     def run(storage: BaseStorage, sweep_id: int, owner: str) -> None:
-        from orchestrator.runner.pipeline import run_sweep  # Ray is imported only by workers
-
         run_sweep(storage, sweep_id, ray_address=ray_address, progress=False, owner=owner)
 
     return run
@@ -133,13 +134,19 @@ def _run_claimed(storage: BaseStorage, sweep: SweepRecord, loop: _Loop) -> None:
         record_failure(storage, sweep.id, loop.name, exc)
 
 
-def record_failure(storage: BaseStorage, sweep_id: int, owner: str, exc: BaseException) -> None:
+def record_failure(
+    storage: BaseStorage,
+    sweep_id: int,
+    owner: str,
+    exc: BaseException,
+    patience: OutagePolicy = _UNTIL_BACK,
+) -> None:
     """Store ``exc`` as the failure of the sweep ``owner`` runs (unless its run already ended it
     in some state), waiting for the database if it is away. Never raises: a failure to record
     is logged, and the worker goes on."""
-    error = f"{type(exc).__name__}: {exc}"
+    error = failure_text(exc)
     try:
-        _UNTIL_BACK.call(storage.release_lease, sweep_id, owner, SweepState.FAILED, error)
+        patience.call(storage.release_lease, sweep_id, owner, SweepState.FAILED, error)
     except Exception:
         log.exception("could not record the failure of sweep %s", sweep_id)
 

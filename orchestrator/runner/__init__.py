@@ -25,7 +25,10 @@ One sweep, file by file, from ``rungs run sweep.yaml`` to the database and back:
    each, which calls :func:`trainers.run_trial` and forwards every epoch to ``tune.report``; the
    scheduler feeds every result to the variant's stopping rule; ``progress.py`` prints a line
    now and then; ``LeaseStopper`` stops the fit once the sweep's lease is lost (``heartbeat.py``:
-   the sweep was cancelled, re-queued or taken over).
+   the sweep was cancelled, re-queued or taken over). ``simulated.py`` is the Ray-free
+   executor with the same interface: it drives the same searcher, scheduler and recorder on a
+   simulated clock (``simclock.py``) over the learning-curve trainers (``rungs run --simulate``,
+   the whole-pipeline tests, the sample-efficiency benchmark).
 5. ``recorder.py`` (a Ray callback) writes each trial, its epochs (batched result rows) and its
    final status with the stop reason to the database as they happen.
 6. Back in ``pipeline.py`` the stage is marked completed with its summary; then ``handoff.py``

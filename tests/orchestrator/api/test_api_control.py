@@ -26,7 +26,7 @@ def test_cancel_a_queued_or_running_sweep(
     response = client.post(f"/api/sweeps/{sweep_id}/cancel")
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     assert storage.get_sweep(sweep_id).state == "cancelled"
-    assert storage.claim_next_sweep("w") is None  # a cancelled sweep never starts
+    assert storage.claim_next_sweep("w", 30) is None  # a cancelled sweep never starts
 
 
 @pytest.mark.parametrize("state", ["completed", "cancelled", "failed"])
@@ -44,7 +44,7 @@ def test_resume_queues_the_sweep_again(client: TestClient, storage: SQLStorage, 
     sweep_id = _sweep(storage, state)
     response = client.post(f"/api/sweeps/{sweep_id}/resume")
     assert response.status_code == 200 and response.json()["state"] == "queued"
-    claimed = storage.claim_next_sweep("w")
+    claimed = storage.claim_next_sweep("w", 30)
     assert claimed is not None and claimed.id == sweep_id
 
 

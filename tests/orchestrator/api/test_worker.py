@@ -20,7 +20,7 @@ class FakeRunner:
         self._all_busy = threading.Event()
         self._workers = workers
 
-    def __call__(self, storage: BaseStorage, sweep_id: int, ray_address: str | None) -> None:
+    def __call__(self, storage: BaseStorage, sweep_id: int, owner: str) -> None:
         with self._lock:
             self.runs.append((threading.current_thread().name, sweep_id))
             if len({name for name, _ in self.runs}) == self._workers:

@@ -80,12 +80,12 @@ def test_claim_takes_oldest_queued_and_marks_owner(storage: SQLStorage) -> None:
     first = storage.create_sweep("first", {}, "")
     storage.create_sweep("running", {}, "", state="running")
     second = storage.create_sweep("second", {}, "")
-    claimed = storage.claim_next_sweep("worker-a")
+    claimed = storage.claim_next_sweep("worker-a", 30)
     assert claimed is not None
     assert (claimed.id, claimed.state, claimed.worker) == (first, "running", "worker-a")
     assert storage.get_sweep(first).worker == "worker-a"
-    assert storage.claim_next_sweep("worker-b") == storage.get_sweep(second)
-    assert storage.claim_next_sweep("worker-c") is None
+    assert storage.claim_next_sweep("worker-b", 30) == storage.get_sweep(second)
+    assert storage.claim_next_sweep("worker-c", 30) is None
 
 
 def test_concurrent_workers_never_claim_the_same_sweep(storage_url: str) -> None:
@@ -96,7 +96,7 @@ def test_concurrent_workers_never_claim_the_same_sweep(storage_url: str) -> None
     def work(worker: str) -> None:
         own = SQLStorage(storage_url, create_tables=False)
         mine = claims.setdefault(worker, [])
-        while (sweep := own.claim_next_sweep(worker)) is not None:
+        while (sweep := own.claim_next_sweep(worker, 30)) is not None:
             mine.append(sweep.id)
         own.close()
 
