@@ -11,7 +11,10 @@ A registered module is one of two kinds:
   * ``build(config) -> torch.nn.Module`` - the model;
 
 * a learning-curve function (:mod:`trainers.curves`) defines
-  ``run_trial(request, reporter) -> TrialOutcome`` and trains nothing.
+  ``run_trial(request, reporter) -> TrialOutcome`` and trains nothing;
+
+* ``program`` (:mod:`trainers.program`) defines ``run_trial`` too: it runs a user's own
+  training script, whose metric the sweep file names (its entry has no metric of its own).
 
 Importing is lazy so that ``rungs --help`` and the API never pay for torch.
 """
@@ -86,6 +89,14 @@ MODELS: dict[str, ModelEntry] = {
             "si_sdr",
             "maximize",
             "learning-curve simulator of DPRNN calibrated to a PolSESS sweep log (sample-efficiency benchmark)",
+        ),
+        ModelEntry(
+            "program",
+            "trainers.program.trainer",
+            "program",
+            "",
+            "maximize",
+            "a user's own training script (program: in a W&B sweep file), run as wandb agent runs it",
         ),
         ModelEntry(
             "mf-hartmann6",

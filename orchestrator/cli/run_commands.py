@@ -107,7 +107,9 @@ def _resume(args: argparse.Namespace) -> int:
 def _execute(args: argparse.Namespace, storage: Any, sweep_id: int, *, resume: bool) -> int:
     from orchestrator.runner.heartbeat import LeaseHeld
     from orchestrator.runner.pipeline import resume_sweep, run_sweep
+    from orchestrator.worker import stop_on_sigterm
 
+    stop_on_sigterm()  # kill/systemd/docker stop: end the sweep interrupted, as Ctrl-C does
     runner = resume_sweep if resume else run_sweep
     try:
         runner(

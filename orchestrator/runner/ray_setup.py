@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,25 +49,66 @@ def configure_env(max_pending: int | None = None) -> None:
         os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(max(1, max_pending))
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
-    """Start an embedded Ray (``address=None``) or join a cluster; idempotent in one process."""
+_shipped: dict[str, str | None] = {"working_dir": None}  # what this process's Ray job ships
+
+
+def init_ray(
+    address: str | None = None, num_cpus: int | None = None, working_dir: str | None = None
+) -> Any:
+    """Start an embedded Ray (``address=None``) or join a cluster; idempotent in one process.
+
+    ``working_dir`` (a program's folder, on a cluster) is shipped to every node through Ray's
+    runtime environment, not through a shared filesystem: Ray uploads it once and starts the
+    workers in their node's copy. A driver that joined without it (or with another program's
+    folder) joins again."""
     configure_env()
     import ray
 
     if ray.is_initialized():
-        return ray
+        if working_dir is None or _shipped["working_dir"] == working_dir:
+            return ray
+        ray.shutdown()
+    runtime_env: dict[str, Any] = dict(_worker_runtime_env() or {})
+    if working_dir is not None:
+        runtime_env["working_dir"] = working_dir
+        # Tune would move each trial into its own folder; the program runs in the copy instead
+        runtime_env["env_vars"] = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
     common: dict[str, Any] = dict(
         log_to_driver=False,
         configure_logging=False,
         ignore_reinit_error=True,
-        runtime_env=_worker_runtime_env(),
+        runtime_env=runtime_env or None,
     )
+    sigterm = signal.getsignal(signal.SIGTERM)
     if address:
-        ray.init(address=address, **common)
+        _join(ray, address, common, working_dir)
     else:
         cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
         ray.init(num_cpus=cpus, include_dashboard=False, **common)
+    _keep_sigterm_handler(sigterm)
     return ray
+
+
+def _keep_sigterm_handler(handler: Any) -> None:
+    """``ray.init`` replaces SIGTERM's handler with one that exits at once. A process that set
+    its own keeps it (``rungs worker``: SIGTERM ends the sweep ``interrupted``, as Ctrl-C does;
+    Ray's own processes are shut down at exit all the same)."""
+    if callable(handler) and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _join(ray: Any, address: str, common: dict[str, Any], working_dir: str | None) -> None:
+    try:
+        ray.init(address=address, **common)
+    except Exception as exc:
+        if working_dir is None:
+            raise
+        raise RuntimeError(
+            f"could not ship the program's folder {working_dir} to the Ray cluster at {address} "
+            f"(Ray's runtime_env working_dir, size-limited: keep data sets and outputs outside "
+            f"it): {exc}"
+        ) from exc
+    _shipped["working_dir"] = working_dir
 
 
 def _worker_runtime_env() -> dict[str, str] | None:

@@ -7,6 +7,11 @@ epoch to ``ray.tune.report``. When the trainer returns, one last report carries 
 :class:`~trainers.api.TrialOutcome` (status and reason) so that the recorder can store
 ``diverged`` with its cause; that report repeats the last epoch and is never stored as a result.
 
+A user's program (``ctx.program``, :func:`train_program`) is the same path with its
+:class:`~trainers.api.ProgramRequest` added (:mod:`orchestrator.runner.programs`): only reports
+holding the metric reach Ray, and a program that fails is reported ``failed`` with its reason
+(a crash, out of memory, no metric) instead of raising, so Ray never retries it blindly.
+
 Each trial checkpoints into its own folder, keyed by stage and trial key
 (:func:`trial_checkpoint_dir`): a trial that ``rungs resume`` re-runs after a kill, or that Ray
 retries within a run, continues from that folder. With URI storage (``RUNGS_STORAGE=s3://...``)

@@ -7,18 +7,28 @@ attribute is its default): only the default model's name is the parser's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, get_args
 
+from orchestrator.sweepfile.errors import unknown_name
 from orchestrator.sweepfile.reader import Section, describe, is_json_safe
 from stages.space import flatten
 from stages.spec import Dataset, DatasetKind, Goal, Metric, Model, Resources
+from trainers.hparams import accepted_hparams
 from trainers.registry import MODELS, ModelEntry
 
 DEFAULT_MODEL = "dprnn"
+PROGRAM_MODEL = "program"  # the registry entry of a user's own script (``program:``)
 # what every trainer reports each epoch besides its metric (trainers/api.py)
 _EPOCH_METRICS = ("epoch", "train_loss", "lr", "grad_norm", "epoch_seconds", "samples_per_second")
 _WANDB_MODES = ("offline", "online", "disabled")
+# what each task's validation reports besides its metric (trainers/tasks/*.py)
+_TASK_METRICS = {
+    "separation": ("si_sdri",),
+    "classification": ("valid_loss",),
+    "ctc": ("wer", "valid_loss"),
+}
 
 
 def parse_model(root: Section) -> Model:
@@ -40,6 +50,9 @@ def parse_model(root: Section) -> Model:
 
 
 def _model_name(sec: Section, key: str, name: str) -> str:
+    if name == PROGRAM_MODEL:
+        sec.error(key, "to sweep your own training script, write `program: train.py` instead")
+        return DEFAULT_MODEL
     if name not in MODELS:
         sec.error(key, f"unknown model {name!r} (valid models: {', '.join(sorted(MODELS))})")
         return DEFAULT_MODEL
@@ -57,6 +70,27 @@ def _fixed(sec: Section) -> dict[str, Any]:
         )
         return {}
     return flatten(value)
+
+
+def check_hparam_names(root: Section, model: Model, searched: Iterable[str]) -> None:
+    """An unknown hyperparameter of a built-in model is a located error before anything runs
+    (nested W&B parameters reach a built-in model as dotted names, so they are checked too)."""
+    accepted = accepted_hparams(model.name)
+    if accepted is None:  # a user's program takes any name
+        return
+    node = root.get("parameters")
+    for name in sorted(set(searched) - accepted):
+        top = name.split(".")[0]
+        where = node.value[top].where if node and node.is_map and top in node.value else root.where
+        nested = " (nested parameters reach only a program)" if "." in name else ""
+        message = f"model {model.name}: " + unknown_name("hyperparameter", name, accepted) + nested
+        root.diag.error(where, f"parameters.{name}", message)
+    model_node = root.get("model")
+    if model_node is None or not model_node.is_map:  # `model: dprnn` fixes nothing
+        return
+    sec = Section(root.diag, model_node, "model")
+    for name in sorted(set(model.fixed) - accepted):
+        sec.error("fixed", f"model {model.name}: " + unknown_name("hyperparameter", name, accepted))
 
 
 def parse_metric(root: Section, model: str) -> Metric:
@@ -91,11 +125,9 @@ _METRIC_IGNORED = {
 def _check_reported(sec: Section, name: str, entry: ModelEntry) -> None:
     if not entry.metric:  # a user's program reports whatever it logs
         return
-    reported = {entry.metric, *_EPOCH_METRICS} | (
-        {"si_sdri"} if entry.task == "separation" else set()
-    )
-    if name not in reported:
-        sec.warn(
+    reported = {entry.metric, *_EPOCH_METRICS, *_TASK_METRICS.get(entry.task, ())}
+    if name not in reported:  # every trial would end without a value: an error, before the run
+        sec.error(
             "name",
             f"model {entry.name!r} does not report {name!r}; it reports {entry.metric!r} (also: {', '.join(sorted(reported - {entry.metric}))})",
         )

@@ -141,6 +141,7 @@ def _sweep(root: Section, filename: str, place: ProgramPlace) -> SweepSpec:
     block = parse_parameter_block(root.diag, root.get("parameters"))
     space = block.space
     lifted = _lift_epochs(root, space) if _epochs_is_budget(root) else None
+    blocks.check_hparam_names(root, model, space)
     program = parse_program(root, place, searched_names(list(space), block.nested))
     if program is not None:
         program = replace(program, nested=block.nested)

@@ -4,7 +4,8 @@
   stages run (an upper bound on what can finish).
 * ``validation.subset`` defaults to :class:`~stages.spec.Validation`'s, or the last stage's subset
   when that is larger; it may not be smaller than the last stage's. ``validation.epochs: null``
-  means the last stage's epochs.
+  means the last stage's epochs. ``validation.racing`` races the seeds (:mod:`stages.racing`),
+  ``alpha`` is its test level and ``reinvest`` gives what a drop saves to the finalists.
 
 Every other default is the dataclass's own (:mod:`stages.spec`): a dataclass field's class
 attribute is its default, so ``Selection.k`` is read here, never repeated.
@@ -24,7 +25,7 @@ SELECTION_KEYS = (
     "from_stages",
     "require_full_budget",
 )
-VALIDATION_KEYS = ("enabled", "subset", "seeds", "epochs")
+VALIDATION_KEYS = ("enabled", "subset", "seeds", "epochs", "racing", "alpha", "reinvest")
 
 
 def parse_selection(sec: Section, stages: tuple[Stage, ...]) -> Selection:
@@ -72,12 +73,20 @@ def parse_validation(sec: Section, stages: tuple[Stage, ...]) -> Validation:
             "subset",
             f"subset ({subset}) is below the last stage's ({last}): validation trains on at least as much data",
         )
-    return Validation(
+    validation = Validation(
         enabled=sec.boolean("enabled", Validation.enabled),
         subset=subset,
         seeds=_seeds(sec),
         epochs=sec.integer("epochs", Validation.epochs, minimum=1),
+        racing=sec.boolean("racing", Validation.racing),
+        alpha=sec.number("alpha", Validation.alpha, above=0.0),
+        reinvest=sec.boolean("reinvest", Validation.reinvest),
     )
+    if validation.alpha >= 1:
+        sec.error("alpha", f"alpha is a significance level in (0, 1), but got {validation.alpha}")
+    if validation.racing and len(validation.seeds) < 2:
+        sec.error("racing", "a race compares seeds: it needs at least 2 validation seeds")
+    return validation
 
 
 def _seeds(sec: Section) -> tuple[int, ...]:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from orchestrator.sweepfile.blocks import PROGRAM_MODEL
+from trainers.hparams import accepted_hparams
 from trainers.registry import MODELS
 
 _TEMPLATE = """\
@@ -29,28 +31,7 @@ metric:
 
 # The search space, in W&B's format (every W&B distribution is accepted; log_uniform_values
 # takes natural bounds, log_uniform takes natural-log exponents).
-parameters:
-  lr:
-    distribution: log_uniform_values
-    min: 3.0e-4
-    max: 3.0e-3
-  weight_decay:
-    distribution: log_uniform_values
-    min: 1.0e-6
-    max: 1.0e-4
-  grad_clip:
-    distribution: uniform
-    min: 0.5
-    max: 20.0
-  lr_factor:          # ReduceLROnPlateau factor
-    distribution: uniform
-    min: 0.3
-    max: 0.95
-  lr_patience:        # ReduceLROnPlateau patience, in epochs
-    distribution: int_uniform
-    min: 1
-    max: 5
-
+{parameters}
 # Search defaults every stage inherits: TPE (bayes) and W&B hyperband. An iteration is one
 # epoch, so min_iter 10 / eta 3 compares trials after epochs 10 and 30 and stops the worse 2/3.
 method: bayes
@@ -126,9 +107,52 @@ seed: 0
 """
 
 
+_TRAINING_PARAMETERS = """\
+parameters:
+  lr:
+    distribution: log_uniform_values
+    min: 3.0e-4
+    max: 3.0e-3
+  weight_decay:
+    distribution: log_uniform_values
+    min: 1.0e-6
+    max: 1.0e-4
+  grad_clip:
+    distribution: uniform
+    min: 0.5
+    max: 20.0
+  lr_factor:          # ReduceLROnPlateau factor
+    distribution: uniform
+    min: 0.3
+    max: 0.95
+  lr_patience:        # ReduceLROnPlateau patience, in epochs
+    distribution: int_uniform
+    min: 1
+    max: 5
+"""
+
+
+def _parameters(model: str) -> str:
+    """The training loop's usual search space; a model without those hyperparameters (a
+    closed-form benchmark such as mf-hartmann6) searches its own names over [0, 1]."""
+    names = accepted_hparams(model) or frozenset()
+    if {"lr", "weight_decay", "grad_clip", "lr_factor", "lr_patience"} <= names:
+        return _TRAINING_PARAMETERS
+    lines = [f"  {name}: {{distribution: uniform, min: 0.0, max: 1.0}}" for name in sorted(names)]
+    return "parameters:\n" + "\n".join(lines) + "\n"
+
+
+def built_in_models() -> list[str]:
+    """The models Rungs ships (a user's own script is swept with ``program:`` instead)."""
+    return sorted(name for name in MODELS if name != PROGRAM_MODEL)
+
+
 def default_template(model: str) -> str:
     """The commented progressive template for ``model`` (validated by the test suite)."""
-    if model not in MODELS:
-        raise KeyError(f"unknown model {model!r}; valid models: {', '.join(sorted(MODELS))}")
+    if model not in MODELS or model == PROGRAM_MODEL:
+        valid = ", ".join(built_in_models())
+        raise KeyError(f"unknown model {model!r}; valid models: {valid}")
     entry = MODELS[model]
-    return _TEMPLATE.format(model=model, metric=entry.metric, goal=entry.goal)
+    return _TEMPLATE.format(
+        model=model, metric=entry.metric, goal=entry.goal, parameters=_parameters(model)
+    )

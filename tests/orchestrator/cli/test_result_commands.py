@@ -60,8 +60,9 @@ def test_select_on_a_wandb_export_with_crashed_runs(tmp_path, capsys):
 
 def test_select_plain_top_k_and_a_space_yaml(tmp_path, capsys):
     frame = wandb_export(tmp_path / "runs.csv")
+    (tmp_path / "train.py").write_text("")  # the W&B sweep's own script
     (tmp_path / "sweep.yaml").write_text(
-        "method: bayes\nmetric: {name: val_si_sdr, goal: maximize}\nmodel: dprnn\n"
+        "method: bayes\nmetric: {name: val_si_sdr, goal: maximize}\nprogram: train.py\n"
         "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
         "  weight_decay: {distribution: log_uniform_values, min: 1.0e-6, max: 1.0e-4}\n"
     )

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from orchestrator.sweepfile import ParsedSweep, SpecErrors, parse_spec
+from orchestrator.sweepfile.program import ProgramPlace
+
+# where a test's `program: train.py` is, as if the sweep file sat beside it
+PROGRAMS = Path(__file__).parent / "programs"
 
 # a minimal valid file: tests append or replace blocks
 MINIMAL = """\
@@ -18,7 +23,7 @@ parameters:
 
 
 def _parse(text: str) -> ParsedSweep:
-    return parse_spec(textwrap.dedent(text), filename="t.yaml")
+    return parse_spec(textwrap.dedent(text), filename="t.yaml", place=ProgramPlace(PROGRAMS))
 
 
 def _errors(text: str) -> list[str]:

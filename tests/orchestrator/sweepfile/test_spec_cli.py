@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.sweepfile import default_template
-from trainers.registry import MODELS
+from orchestrator.sweepfile.template import built_in_models
 
 ROOT = Path(__file__).resolve().parents[3]
 QUICKSTART = str(ROOT / "search_spaces" / "quickstart.yaml")
@@ -30,7 +30,7 @@ def test_validate_reports_located_errors_and_fails(
     assert main(["validate", QUICKSTART, str(bad)]) == 1
     out, err = capsys.readouterr()
     assert f"{bad}:3:8: parameters.lr.min: min (0.01) must be below max (0.003)" in err.splitlines()
-    assert f"{bad}:1:1: warning: program: a W&B key Rungs does not use: ignored" in err.splitlines()
+    assert f"{bad}:1:1: program: the program file 'x.py' does not exist in {tmp_path}" in err
     assert "errors in 1 of 2 file(s)" in err
     assert "sweep quickstart" in out  # the good file is still planned
 
@@ -72,7 +72,8 @@ def test_init_unknown_model_lists_valid_ones(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as info:
         main(["init", "--model", "resnet"])
     assert info.value.code == 2
-    assert "choose from " + ", ".join(sorted(MODELS)) in capsys.readouterr().err.replace("'", "")
+    choices = ", ".join(built_in_models())  # a user's script is swept with `program:`
+    assert "choose from " + choices in capsys.readouterr().err.replace("'", "")
 
 
 def test_validate_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,9 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 positive = st.floats(1e-6, 1e3, allow_nan=False, allow_infinity=False)
-scalars = st.one_of(st.integers(-100, 100), finite, st.text(max_size=5), st.booleans())
+# control characters are refused in every string (orchestrator.sweepfile.loader): not "valid"
+printable = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=5)
+scalars = st.one_of(st.integers(-100, 100), finite, printable, st.booleans())
 
 
 @st.composite
@@ -103,7 +105,8 @@ early_terminates = st.one_of(
 def sweep(draw) -> dict:
     names = draw(
         st.lists(
-            st.sampled_from(["lr", "wd", "clip", "opt", "bs", "drop"]),
+            # names every sampled model accepts (an unknown one is an error)
+            st.sampled_from(["lr", "weight_decay", "grad_clip", "optimizer", "batch_size"]),
             min_size=1,
             max_size=4,
             unique=True,
