@@ -112,10 +112,12 @@ def test_kill_9_of_a_worker_and_of_serve_every_sweep_still_runs_exactly_once(
         wait_for("both victims running a sweep", lambda: all(_busy(storage, v) for v in victims))
         killed = {worker.pid: len(trace_events(trace))}
         kill_9(worker, group=True)  # the worker, as if its machine died
-        killed[embedded] = len(trace_events(trace))
         kill_9(servers[0], group=False)  # only the server: its worker must not outlive it
-        orphaned = {s.id for s in storage.list_sweeps() if s.worker in victims}
         wait_for("the server's worker to end with it", lambda: not alive(embedded), 30)
+        # Only now: until it noticed its parent was gone (within a second), that worker could
+        # still write events and claim a sweep.
+        killed[embedded] = len(trace_events(trace))
+        orphaned = {s.id for s in storage.list_sweeps() if s.worker in victims}
         wait_for(
             "every sweep to complete",
             lambda: all(storage.get_sweep(i).state == "completed" for i in ids),
