@@ -7,6 +7,7 @@ from orchestrator.api.schemas import StagePublic, SweepPublic
 from orchestrator.storage.base import BaseStorage
 from orchestrator.storage.records import StageRecord, SweepRecord
 from orchestrator.sweepfile import spec_from_dict
+from stages.spec import SweepSpec
 from stages.states import TrialState
 
 # the trials a progress bar counts as done: every final state
@@ -45,7 +46,7 @@ def _sweep_public(storage: BaseStorage, sweep: SweepRecord) -> SweepPublic:
         goal=goal,
         best_value=_best(storage, sweep.id, goal),
         trials_done=done,
-        trials_planned=spec.total_trials,
+        trials_planned=_planned_trials(storage, sweep.id, spec),
         compute_seconds=round(totals["compute_seconds"], 3),
         created_at=sweep.created_at,
         updated_at=sweep.updated_at,
@@ -53,10 +54,27 @@ def _sweep_public(storage: BaseStorage, sweep: SweepRecord) -> SweepPublic:
     )
 
 
+def _planned_trials(storage: BaseStorage, sweep_id: int, spec: SweepSpec) -> int:
+    """The spec's plan, corrected by what the stored stages planned once they started: the
+    validation retrains the picks that selection found (fewer than k when few trials ran their
+    full budget), so a completed sweep does not look unfinished."""
+    stored = {stage.name: stage for stage in storage.get_stages(sweep_id)}
+    search = sum(
+        _stage_trials(stored[stage.name]) if stage.name in stored else stage.total_trials
+        for stage in spec.stages
+    )
+    validation = next((s for s in stored.values() if s.kind == "validate"), None)
+    return search + (_stage_trials(validation) if validation else spec.validation_runs)
+
+
+def _stage_trials(stage: StageRecord) -> int:
+    return int(stage.plan.get("trials", 0) or 0)
+
+
 def stage_public(storage: BaseStorage, sweep: SweepRecord, stage: StageRecord) -> StagePublic:
     goal = spec_from_dict(sweep.spec).metric.goal
     done = storage.count_trials(sweep.id, stage=stage.name, status=_DONE)
-    planned = int(stage.plan.get("trials", 0) or 0)
+    planned = _stage_trials(stage)
     return StagePublic(
         **{f: getattr(stage, f) for f in StagePublic.model_fields if hasattr(stage, f)},
         trials_done=done,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi.testclient import TestClient
 
 from orchestrator.storage import SQLStorage
 from orchestrator.storage.records import ResultRow
-from tests.orchestrator.api.conftest import EPOCHS, Filled
+from tests.orchestrator.api.conftest import EPOCHS, Filled, fill_sweep
 
 DONE = {"completed", "early_stopped", "diverged", "failed", "cancelled"}
 
@@ -158,3 +160,21 @@ def test_the_hand_encoded_trial_equals_the_documented_schema(
     assert {t.status for t in trials} >= {"completed", "running"}
     for trial in trials:
         assert trial_json(trial) == trial_public(trial).model_dump(mode="json")
+
+
+def test_planned_trials_follow_what_the_stored_stages_planned(
+    make_client: Callable[..., TestClient], storage: SQLStorage
+) -> None:
+    """Selection can find fewer full-budget configs than k: the validation stage then plans
+    fewer runs than the spec's k x seeds, and a finished sweep must not look unfinished."""
+    filled = fill_sweep(storage, validation=False)
+    client = make_client()
+    [before] = client.get("/api/sweeps").json()
+    assert before["trials_planned"] == 6 + 6 + 2 * 2  # stored search plans + the spec's k x seeds
+    plan = {"subset": 16000, "epochs": EPOCHS, "seeds": [42, 123], "trials": 2}  # one pick
+    storage.upsert_stage(
+        filled.sweep_id, "validation", position=2, kind="validate", plan=plan, state="running"
+    )
+    storage.set_sweep_state(filled.sweep_id, "running")  # a new cache key, as the runner makes
+    [after] = client.get("/api/sweeps").json()
+    assert after["trials_planned"] == 6 + 6 + 2
