@@ -9,6 +9,7 @@ Runs N no-op trials x R reports three ways on one embedded Ray:
 and prints ms per trial and the ratios (targets on 2 cores: (c)/(b) <= 1.2, (a)/(c) >= 20).
 
     .venv/bin/python benchmarks/orchestration_overhead.py --trials 100 --reports 10
+    .venv/bin/python benchmarks/orchestration_overhead.py --setups c   # (c) alone, to profile
 """
 
 from __future__ import annotations
@@ -100,25 +101,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--reports", type=int, default=10)
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument(
+        "--setups",
+        default="a,b,c",
+        help="comma-separated subset of a,b,c to run (e.g. 'c' to profile Rungs alone)",
+    )
     args = parser.parse_args(argv)
+    chosen = set(args.setups.split(","))
 
     from orchestrator.runner.ray_setup import init_ray
 
     init_ray(num_cpus=args.cpus)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        seconds = {
-            "(a) raw Ray Tune, defaults": raw_ray(args.trials, args.reports, False, root / "a"),
-            "(b) raw Ray Tune, tuned": raw_ray(args.trials, args.reports, True, root / "b"),
-            "(c) Rungs (pipeline + database)": rungs(args.trials, args.reports, root / "c"),
+        runs = {
+            "a": (
+                "(a) raw Ray Tune, defaults",
+                lambda: raw_ray(args.trials, args.reports, False, root / "a"),
+            ),
+            "b": (
+                "(b) raw Ray Tune, tuned",
+                lambda: raw_ray(args.trials, args.reports, True, root / "b"),
+            ),
+            "c": (
+                "(c) Rungs (pipeline + database)",
+                lambda: rungs(args.trials, args.reports, root / "c"),
+            ),
         }
+        seconds = {name: run() for key, (name, run) in runs.items() if key in chosen}
     print(f"{args.trials} trials x {args.reports} reports, {args.cpus} CPUs\n")
     print("| setup | wall s | ms per trial |\n|---|---|---|")
     for name, s in seconds.items():
         print(f"| {name} | {s:.2f} | {1000 * s / args.trials:.1f} |")
-    a, b, c = seconds.values()
-    print(f"\n(c)/(b) = {c / b:.2f}  (target <= 1.2)")
-    print(f"(a)/(c) = {a / c:.1f}  (target >= 20)")
+    by_key = {key: seconds[name] for key, (name, _) in runs.items() if name in seconds}
+    if "b" in by_key and "c" in by_key:
+        print(f"\n(c)/(b) = {by_key['c'] / by_key['b']:.2f}  (target <= 1.2)")
+    if "a" in by_key and "c" in by_key:
+        print(f"(a)/(c) = {by_key['a'] / by_key['c']:.1f}  (target >= 20)")
 
 
 if __name__ == "__main__":

@@ -133,7 +133,8 @@ class Recorder(Callback):
             status=TrialState.RUNNING,
         )
         stored = self.storage.get_trial(db_id)  # a re-run trial keeps what was stored before
-        self.storage.update_trial(db_id, status=TrialState.RUNNING)
+        if stored.status != TrialState.RUNNING:  # a new trial was created running: no 2nd write
+            self.storage.update_trial(db_id, status=TrialState.RUNNING)
         self.live[trial.trial_id] = _Live(
             db_id, key, stored.best_value, stored.last_value, stored.epochs
         )

@@ -131,6 +131,17 @@ def test_rerun_of_a_stored_trial_keeps_one_row_per_step(storage, make_sweep):
     assert [r.step for r in storage.get_results(trials[0].id)] == [1, 2]
 
 
+def test_rerun_of_an_ended_trial_is_running_again(storage, make_sweep):
+    sweep_id = make_sweep()
+    rec = _recorder(storage, sweep_id, flush_every=1)
+    first = _Trial("r1", "main-000")
+    rec.on_trial_start(0, [], first)
+    rec.on_experiment_end([])  # stored as cancelled
+    assert storage.get_trials(sweep_id)[0].status == "cancelled"
+    _recorder(storage, sweep_id).on_trial_start(0, [], _Trial("r2", "main-000"))
+    assert storage.get_trials(sweep_id)[0].status == "running"
+
+
 def test_clean_metrics_drops_ray_keys_and_non_finite():
     assert clean_metrics(
         {"score": float("nan"), "pid": 3, "config": {}, "lr": 0.1, "__final": 1}
