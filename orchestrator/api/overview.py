@@ -60,21 +60,22 @@ def _planned_trials(storage: BaseStorage, sweep_id: int, spec: SweepSpec) -> int
     full budget), so a completed sweep does not look unfinished."""
     stored = {stage.name: stage for stage in storage.get_stages(sweep_id)}
     search = sum(
-        _stage_trials(stored[stage.name]) if stage.name in stored else stage.total_trials
-        for stage in spec.stages
+        _stored_trials(stored.get(stage.name), stage.total_trials) for stage in spec.stages
     )
     validation = next((s for s in stored.values() if s.kind == "validate"), None)
-    return search + (_stage_trials(validation) if validation else spec.validation_runs)
+    return search + _stored_trials(validation, spec.validation_runs)
 
 
-def _stage_trials(stage: StageRecord) -> int:
-    return int(stage.plan.get("trials", 0) or 0)
+def _stored_trials(stage: StageRecord | None, planned: int) -> int:
+    """The trials ``stage``'s stored plan names, else ``planned``."""
+    trials = stage.plan.get("trials") if stage is not None else None
+    return planned if trials is None else int(trials)
 
 
 def stage_public(storage: BaseStorage, sweep: SweepRecord, stage: StageRecord) -> StagePublic:
     goal = spec_from_dict(sweep.spec).metric.goal
     done = storage.count_trials(sweep.id, stage=stage.name, status=_DONE)
-    planned = _stage_trials(stage)
+    planned = _stored_trials(stage, 0)
     return StagePublic(
         **{f: getattr(stage, f) for f in StagePublic.model_fields if hasattr(stage, f)},
         trials_done=done,
