@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 SWEEP  ?= search_spaces/quickstart.yaml
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv lint clean
+.PHONY: demo test venv lint clean bench-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ test: lint
 lint: venv
 	$(BIN)/ruff check orchestrator trainers stages tests benchmarks
 	$(BIN)/ruff format --check orchestrator trainers stages tests benchmarks
+
+## The sample-efficiency benchmark's external peers (SMAC3, DEHB, Syne Tune) in their own venv,
+## .venv-bench (DEHB needs numpy < 2): a smoke run that fails unless each peer really ran.
+bench-peers:
+	bash benchmarks/setup_bench_env.sh
+	.venv-bench/bin/python benchmarks/sample_efficiency.py --quick --jobs 1 \
+	  --strategies progressive,flat,smac,dehb,syne-tune \
+	  --out test-artifacts/peers_quick.md --plot test-artifacts/peers_quick.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache

@@ -34,7 +34,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--strategies",
         default="progressive,flat,asha,optuna,subset-hb",
-        help="comma list of progressive, flat, asha, optuna, subset-hb, or the diagnostic "
+        help="comma list of progressive, flat, asha, optuna, subset-hb, the external peers "
+        "smac, dehb, syne-tune (.venv-bench: benchmarks/setup_bench_env.sh), or the diagnostic "
         "subset-hb-minus-validation ('' with --variant: only the variants)",
     )
     p.add_argument("--pilot", type=int, default=3, help="pilot repetitions that size B_flat")
@@ -44,7 +45,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(str(f) for f in FRACTIONS),
         help="budgets as fractions of the flat sweep's (comma list)",
     )
-    p.add_argument("--quick", action="store_true", help="sim only, 2 repetitions, 2 budgets")
+    p.add_argument(
+        "--quick", action="store_true", help="sim only, 2 repetitions, budgets 12.5%% and 25%%"
+    )
     p.add_argument("--out", type=Path, default=RESULTS / "sample_efficiency_tables.md")
     p.add_argument("--plot", type=Path, default=RESULTS / "sample_efficiency.png")
     p.add_argument(
@@ -63,12 +66,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="add the rows of an earlier run (same pilot, so the same B_flat) to the report",
     )
     args = p.parse_args(argv)
-    from benchmarks.sample_efficiency.strategies import DIAGNOSTICS, STRATEGIES
+    from benchmarks.sample_efficiency.catalog import valid_names
 
-    valid = [*STRATEGIES, *DIAGNOSTICS]
+    valid = valid_names()
     unknown = [s for s in args.strategies.split(",") if s and s not in valid]
     if unknown:
         p.error(f"unknown strategies {', '.join(unknown)}; valid: {', '.join(valid)}")
+    from benchmarks.sample_efficiency.catalog import PEERS, PeerMissing, peer
+
+    for name in [s for s in args.strategies.split(",") if s in PEERS]:
+        try:  # a peer asked for but not installed is an error, never a silent skip
+            peer(name)
+        except PeerMissing as exc:
+            p.error(str(exc))
     return args
 
 
@@ -78,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.sample_efficiency import experiment, report
 
     args = parse(argv)
-    fractions = (0.25, 1.0) if args.quick else tuple(float(f) for f in args.fractions.split(","))
+    fractions = (0.125, 0.25) if args.quick else tuple(float(f) for f in args.fractions.split(","))
     reps = 2 if args.quick else args.repetitions
     pilot_reps = 1 if args.quick else args.pilot
     benches = ["sim"] if args.quick else args.benchmarks.split(",")
@@ -88,22 +98,22 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.sample_efficiency.real_training import prepare_corpus
 
         prepare_corpus()
-    tasks = []
+    runs = []
     for name in benches:
         plan = experiment.pilot(name, pilot_reps)
         print(f"{name}: B_flat = {plan.flat_budget:.4g} sample-epochs", flush=True)
-        runs = [(s, plan, None) for s in args.strategies.split(",") if s]
+        runs += [(s, plan, None) for s in args.strategies.split(",") if s]
         for label, path in variants.items():
             text = Path(path).read_text()
             cost = experiment.search_cost(name, pilot_reps, text)
             runs.append((f"progressive-{label}", replace(plan, progressive_search_cost=cost), text))
-        # repetition-major: a run stopped early has whole repetitions of every strategy
-        tasks += [
-            experiment.Task(p, s, f, r, text)
-            for r in range(reps)
-            for s, p, text in runs
-            for f in fractions
-        ]
+    # repetition-major over every benchmark: a run stopped early has whole repetitions
+    tasks = [
+        experiment.Task(p, s, f, r, text)
+        for r in range(reps)
+        for s, p, text in runs
+        for f in fractions
+    ]
     partial = args.out.with_suffix(".partial.csv")
     partial.unlink(missing_ok=True)
     rows = pd.DataFrame(experiment.run_all(tasks, args.jobs, partial))
@@ -118,11 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     text += report.to_markdown(report.reach_table(rows))
     text += "\n## Paired with the flat sweep: same world, same budget\n\n"
     text += report.to_markdown(report.paired_table(rows))
+    text += "\n## The default against every strategy: same world, same budget\n\n"
+    text += report.to_markdown(report.versus_table(rows))
+    text += "\n## Validation: fixed and raced\n\n"
+    text += report.to_markdown(report.validation_table(rows))
     args.out.write_text(text)
     report.plot(rows, args.plot)
     print(text)
     print(f"{len(rows)} runs in {time.monotonic() - started:.0f} s -> {args.out}, {args.plot}")
-    return 0
+    problems = report.peer_problems(rows)
+    for problem in problems:
+        print(f"peer check failed: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ Scores = Mapping[str, Mapping[int, float]]  # pick -> seed -> best value (NaN: t
 
 def race_state(picks: Sequence[str], scores: Scores, rules: RaceRules, goal: Goal) -> RaceState:
     """Replay the race on the stored ``scores``: the drops so far and the next round."""
-    alive, dropped = list(picks), {}
+    alive, dropped = list(picks), dict[str, Drop]()
     runs, fixed = 0, len(picks) * len(rules.seeds)
     extra: list[int] = []
     for seeds, is_extra in rules.rounds():

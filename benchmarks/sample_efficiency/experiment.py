@@ -22,16 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.sample_efficiency.catalog import strategy
 from benchmarks.sample_efficiency.objectives import make_benchmark
-from benchmarks.sample_efficiency.simulate import Ledger
 from benchmarks.sample_efficiency.strategies import (
+    Outcome,
     Run,
-    flat_spec,
+    flat,
     progressive,
-    search_stages,
-    select_and_validate,
-    strategy,
-    template_spec,
     validation_cost,
     validation_k,
 )
@@ -52,25 +49,26 @@ class Plan:
 
 def flat_reference(run: Run, trials: int) -> float:
     """Compute of the flat sweep with ``trials`` search trials and the template's validation."""
-    ledger = Ledger()
-    scaled = dataclasses.replace(run, spec=flat_spec(run.spec, run.bench, trials))
-    candidates, space = search_stages(scaled, ledger)
-    select_and_validate(scaled, candidates, space, run.spec.selection.k, ledger)
-    return ledger.sample_epochs
+    return flat(run, trials).compute
 
 
 def pilot(benchmark: str, reps: int, template: str | None = None) -> Plan:
     """B_flat from the default template's trial count; the search cost from ``template``."""
     bench = make_benchmark(benchmark)
-    default = template_spec(bench)
-    trials = round(sum(s.total_trials for s in default.stages) * bench.flat_trial_scale)
+    default = Run(bench, PILOT_WORLD, math.inf)
+    trials = round(sum(s.total_trials for s in default.spec.stages) * bench.flat_trial_scale)
     flat_costs = [
-        flat_reference(Run(bench, PILOT_WORLD + i, math.inf, default), trials) for i in range(reps)
+        flat_reference(Run(bench, PILOT_WORLD + i, math.inf), trials) for i in range(reps)
     ]
     bench.close()
     return Plan(
         benchmark, statistics.median(flat_costs), search_cost(benchmark, reps, template), trials
     )
+
+
+def search_compute(out: Outcome) -> float:
+    """What a pipeline run spent on its search: everything but its validation."""
+    return out.compute - float(out.detail["validation_compute"])
 
 
 def search_cost(benchmark: str, reps: int, template: str | None) -> float:
@@ -80,12 +78,11 @@ def search_cost(benchmark: str, reps: int, template: str | None) -> float:
     about linear in the trial counts): real training cannot afford the full template's 160
     trials just to size the runs."""
     bench = make_benchmark(benchmark)
-    spec = template_spec(bench, template)
     m = bench.flat_trial_scale
-    costs = []
-    for i in range(reps):
-        out = progressive(Run(bench, PILOT_WORLD + i, math.inf, spec, m=m))
-        costs.append((out.compute - out.k * validation_cost(spec)) / m)
+    costs = [
+        search_compute(progressive(Run(bench, PILOT_WORLD + i, math.inf, template, m=m))) / m
+        for i in range(reps)
+    ]
     bench.close()
     return statistics.median(costs)
 
@@ -101,16 +98,17 @@ class Task:
 
 def run_task(task: Task) -> dict[str, Any]:
     bench = make_benchmark(task.plan.benchmark)
-    spec = template_spec(bench, task.template)
     budget = task.fraction * task.plan.flat_budget
+    run = Run(bench, task.rep, budget, task.template)
+    pipeline = task.strategy.startswith("progressive")
     m = 1.0
-    if task.strategy.startswith("progressive"):
-        k = validation_k(spec, budget)
-        m = max(MIN_M, (budget - k * validation_cost(spec)) / task.plan.progressive_search_cost)
-    fn = strategy("progressive" if task.strategy.startswith("progressive") else task.strategy)
-    out = fn(Run(bench, task.rep, budget, spec, m=m))
-    if task.strategy.startswith("progressive") and bench.cheap_truth:
-        m, out = resize_to_budget(bench, spec, task.rep, budget, m, out)
+    if pipeline:
+        k = validation_k(run.spec, budget)
+        m = max(MIN_M, (budget - k * validation_cost(run.spec)) / task.plan.progressive_search_cost)
+        run = dataclasses.replace(run, m=m)
+    out = strategy("progressive" if pipeline else task.strategy)(run)
+    if pipeline and bench.cheap_truth:
+        run, out = resize_to_budget(run, out)
     quality = bench.true_quality(out.config, task.rep)
     bench.close()
     return {
@@ -123,31 +121,33 @@ def run_task(task: Task) -> dict[str, Any]:
         "compute_fraction": out.compute / task.plan.flat_budget,
         "quality": quality,
         "k": out.k,
-        "m": m,
+        "m": run.m,
         "picked_best": out.picked_best,
         "trials": out.trials,
         "rank1_quality": out.detail.get("rank1_quality"),
+        "validation_compute": out.detail.get("validation_compute"),
+        "validation_runs_saved": out.detail.get("runs_saved"),
+        "peer_detail": out.detail.get("peer"),
     }
 
 
-def resize_to_budget(
-    bench: Any, spec: Any, rep: int, budget: float, m: float, out: Any
-) -> tuple[float, Any]:
+def resize_to_budget(run: Run, out: Outcome) -> tuple[Run, Outcome]:
     """Re-run the pipeline with m scaled until it spends its budget (within RESIZE_TOLERANCE).
 
     The pilot's cost per unit of m is linear, but search cost is not: with mild narrowing more
     trials survive hyperband as m grows, and the pipeline overspent (1.2-1.3 x B_flat at the
-    100% budget on Hartmann), which flattered it. Each run is deterministic given (world, m), so
-    the last run is the one reported; only cheap benchmarks can afford the extra runs."""
-    k = validation_k(spec, budget)
-    fixed = k * validation_cost(spec)
+    100% budget on Hartmann), which flattered it. What validation actually spent (less than
+    k x seeds when it races) is left out of the target, so compute a race saves goes to the
+    search. Each run is deterministic given (world, m), so the last run is the one reported;
+    only cheap benchmarks can afford the extra runs."""
     for _ in range(RESIZE_STEPS):
-        search, target = out.compute - fixed, budget - fixed
-        if search <= 0 or abs(search / target - 1) <= RESIZE_TOLERANCE or m <= MIN_M:
+        fixed = float(out.detail["validation_compute"])
+        search, target = out.compute - fixed, run.budget - fixed
+        if search <= 0 or abs(search / target - 1) <= RESIZE_TOLERANCE or run.m <= MIN_M:
             break
-        m = max(MIN_M, m * target / search)
-        out = progressive(Run(bench, rep, budget, spec, m=m))
-    return m, out
+        run = dataclasses.replace(run, m=max(MIN_M, run.m * target / search))
+        out = progressive(run)
+    return run, out
 
 
 def run_all(tasks: Sequence[Task], jobs: int, partial: Path | None = None) -> list[dict[str, Any]]:

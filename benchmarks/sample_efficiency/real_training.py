@@ -31,6 +31,8 @@ FLAT_TRIAL_SCALE = 0.1  # the flat sweep gets 16 of the template's 160 trials
 SEGMENT_SECONDS = 0.25
 VALID_SIZE = 25
 TRUE_SEEDS = (7, 8, 9)
+# The sweep YAML's dataset block: the demo corpus at the scale above
+DATASET = {"kind": "demo", "segment_seconds": SEGMENT_SECONDS, "valid_size": VALID_SIZE}
 log = logging.getLogger("rungs.benchmarks")
 DIVERGED = -50.0  # the value a diverged run "reports" for the epochs it did not reach
 
@@ -156,6 +158,27 @@ class CurveCache:
         """End every waiting thread (a task's trials are never read again after it ends)."""
         for curve in self.curves.values():
             curve.close()
+
+
+def trial_steps(cache: CurveCache, world: int) -> Callable[[Any], Any]:
+    """The simulated executor's trainer for the pipeline's trials: each epoch is trained when
+    the clock reads it (a stopped trial trains no further), through the same cache as the
+    other strategies' trials."""
+
+    def steps(request: Any) -> Any:
+        from trainers import TrialOutcome
+
+        curve = cache.get(
+            request.hparams, request.subset_size, request.epochs, request.seed + 1000 * world
+        )
+        values: list[float] = []
+        for epoch in range(1, len(curve) + 1):
+            values.append(float(curve[epoch - 1]))
+            yield {"si_sdr": values[-1], "epoch": epoch}
+        best = int(np.argmax(values))
+        return TrialOutcome("completed", values[best], best + 1, request.epochs)
+
+    return steps
 
 
 def prepare_corpus() -> None:

@@ -96,12 +96,64 @@ def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def versus_table(rows: pd.DataFrame, default: str = "progressive") -> pd.DataFrame:
+    """The default minus every other strategy at the same budget in the same world: the median
+    of the difference and in how many worlds the default was at least as good."""
+    out = []
+    for bench, brows in rows.groupby("benchmark", sort=False):
+        ref = brows[brows["strategy"] == default].set_index(["fraction", "rep"])["quality"]
+        for strategy, group in brows.groupby("strategy", sort=False):
+            if strategy == default:
+                continue
+            line = {"benchmark": bench, "default minus": strategy}
+            for f in REPORTED:
+                at = group[np.isclose(group["fraction"], f)].set_index(["fraction", "rep"])
+                common = at.index.intersection(ref.index)
+                diff = ref.loc[common].to_numpy() - at.loc[common, "quality"].to_numpy()
+                line[f"{f:.0%}"] = (
+                    f"{np.median(diff):+.3f} ({int(np.sum(diff >= 0))}/{len(diff)})"
+                    if len(diff)
+                    else "-"
+                )
+            out.append(line)
+    return pd.DataFrame(out)
+
+
+def validation_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per pipeline strategy and budget: how often validation picked the truly best of its k,
+    and what validation cost (median share of the run's compute; runs a race saved)."""
+    out = []
+    pipelines = rows[rows["picked_best"].notna()]
+    for (bench, strategy), group in pipelines.groupby(["benchmark", "strategy"], sort=False):
+        for f in REPORTED:
+            at = group[np.isclose(group["fraction"], f)]
+            if not len(at):
+                continue
+            saved = pd.to_numeric(at.get("validation_runs_saved"), errors="coerce").dropna()
+            share = at["validation_compute"].astype(float) / at["compute"].astype(float)
+            out.append(
+                {
+                    "benchmark": bench,
+                    "strategy": strategy,
+                    "budget": f"{f:.0%}",
+                    "k (median)": f"{at['k'].median():g}",
+                    "picked truly best": f"{at['picked_best'].astype(bool).mean():.0%} of {len(at)}",
+                    "validation share of compute": f"{share.median():.2f}",
+                    "runs saved by the race (median, total)": (
+                        f"{saved.median():g}, {saved.sum():g}" if len(saved) else "-"
+                    ),
+                }
+            )
+    return pd.DataFrame(out)
+
+
 def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per strategy: the budget needed to reach the flat sweep's final median quality, and how
     often the validation picked the truly best of its k configs."""
     out = []
     for bench, brows in rows.groupby("benchmark", sort=False):
-        final = brows[(brows["strategy"] == "flat") & np.isclose(brows["fraction"], 1.0)]
+        flat = brows[brows["strategy"] == "flat"]
+        final = flat[np.isclose(flat["fraction"], flat["fraction"].max())]  # 100% but in --quick
         target = float(final["quality"].median())
         per_world = final.set_index("rep")["quality"]
         for strategy, group in brows.groupby("strategy", sort=False):
@@ -119,6 +171,23 @@ def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(out)
+
+
+def peer_problems(rows: pd.DataFrame) -> list[str]:
+    """Why an external peer's run does not count as really run: it must record evaluations on
+    at least two data-subset budgets (what its package asked for), and spend compute."""
+    out = []
+    for row in rows.itertuples(index=False):
+        ran = getattr(row, "peer_detail", None)
+        if not isinstance(ran, dict):
+            continue
+        where = f"{row.benchmark} {row.strategy} x{row.fraction} rep {row.rep}"
+        budgets = {b: n for b, n in ran.get("budgets", {}).items() if n > 0}
+        if ran.get("evaluations", 0) <= 0 or row.compute <= 0:
+            out.append(f"{where}: no evaluation ran")
+        elif len(budgets) < 2:
+            out.append(f"{where}: evaluations on {sorted(budgets)} only, not several subsets")
+    return out
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

@@ -1,6 +1,8 @@
-"""Trial sources for the simulated clock (:mod:`.simulate`): Rungs' stage (proposer + stopping
-rule per variant, exactly as the runner's StageSearcher/RuleScheduler wire them), fixed runs
-(validation, promotions), Ray's ASHA over random search, and Optuna's TPE + HyperbandPruner."""
+"""Trial sources for the product's simulated clock (:mod:`orchestrator.runner.simclock`) that are
+not Rungs' pipeline (which runs through ``run_sweep`` on the simulated executor): fixed runs
+(subset-hyperband's rungs, the external peers' evaluations), Ray's ASHA over random search, and
+Optuna's TPE + HyperbandPruner. Each trial reports a precomputed learning curve epoch by epoch.
+"""
 
 from __future__ import annotations
 
@@ -13,91 +15,57 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from benchmarks.sample_efficiency.simulate import Launch, Ledger, Running
-from orchestrator.runner.proposers import Proposer, RandomProposer, to_distribution
+from orchestrator.runner.proposers import RandomProposer, to_distribution
+from orchestrator.runner.simclock import Ledger, Running
 from stages.space import Categorical, Space, is_searchable
 from stages.spec import Goal
-from stages.stopping import StoppingRule
-from stages.trials import FINISHED, TrialSummary, signed
+from stages.trials import signed
 
 # (config, subset, epochs, seed) -> the values a trial reports
 Trainer = Callable[[Mapping[str, Any], int, int, int], np.ndarray]
-STOPPED = "early_stopped"
 
 
 @dataclass
-class VariantState:
-    """One stage variant: the runner's VariantBudget plus its stopping rule."""
+class Curve:
+    """A trial's config and the values it would report (read as far as it trains)."""
 
-    name: str
-    remaining: int
-    proposer: Proposer
-    rule: StoppingRule | None
-    ordinal: int = 0
+    config: Mapping[str, Any]
+    values: Sequence[float]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class StageSource:
-    """A Rungs search stage. Each new trial goes to the variant with the most budget left (ties:
-    declaration order), as ``StageSearcher`` does; a finished trial is told to its proposer with
-    its best value, PRUNED when a rule stopped it (``searchers.trial_outcome``)."""
+def launch(key: str, config: Mapping[str, Any], subset: int, values: Any, **extra: Any) -> Running:
+    return Running(key, subset, Curve(config, values, dict(extra)))
 
-    stage: str
-    variants: list[VariantState]
-    train: Trainer
-    subset: int
-    epochs: int
-    seed: int
-    goal: Goal
-    budget: float = math.inf  # stop launching once the ledger has spent this much
-    trials: list[TrialSummary] = field(default_factory=list)
 
-    def next_trial(self, ledger: Ledger) -> Launch | None:
-        open_ = [v for v in self.variants if v.remaining > 0]
-        if not open_ or ledger.sample_epochs >= self.budget:
-            return None
-        variant = max(open_, key=lambda v: v.remaining)
-        config = variant.proposer.ask()
-        if config is None:
-            variant.remaining = 0
-            return self.next_trial(ledger)
-        variant.remaining -= 1
-        key = f"{variant.name}-{variant.ordinal:03d}"
-        variant.ordinal += 1
-        values = self.train(config, self.subset, self.epochs, self.seed)
-        return Launch(key, config, self.subset, values, {"variant": variant})
+def last_value(trial: Running) -> float:
+    return float(trial.state.values[trial.iteration - 1])
+
+
+def best_value(trial: Running, goal: Goal) -> float:
+    """The trial's best value so far in natural units (the recorder's ``best_value``)."""
+    seen = np.asarray(trial.state.values[: trial.iteration], dtype=float)
+    return float(np.max(seen) if goal == "maximize" else np.min(seen))
+
+
+class CurveSource:
+    """A clock source over curves: each step trains one epoch, shows it to :meth:`on_report`
+    (True stops the trial), and ends the trial at a stop or after its last value."""
+
+    def step(self, trial: Running, ledger: Ledger) -> bool:
+        ledger.charge(trial.subset)
+        trial.iteration += 1
+        stop = self.on_report(trial)
+        if stop or trial.iteration >= len(trial.state.values):
+            self.on_end(trial, stopped=stop)
+            return False
+        return True
 
     def on_report(self, trial: Running) -> bool:
-        rule = trial.launch.extra["variant"].rule
-        if rule is None:
-            return False
-        return rule.on_result(trial.launch.key, trial.iteration, trial.last) is not None
+        return False
 
     def on_end(self, trial: Running, stopped: bool) -> None:
-        variant: VariantState = trial.launch.extra["variant"]
-        if variant.rule is not None and not stopped:
-            variant.rule.on_complete(trial.launch.key)
-        best = _best(trial, self.goal)
-        variant.proposer.tell(trial.launch.config, best, "pruned" if stopped else "complete")
-        self.trials.append(
-            TrialSummary(
-                id=trial.launch.key,
-                config=dict(trial.launch.config),
-                value=best,
-                name=trial.launch.key,
-                stage=self.stage,
-                variant=variant.name,
-                status=STOPPED if stopped else FINISHED,
-                epochs=trial.iteration,
-                max_epochs=self.epochs,
-            )
-        )
-
-
-def _best(trial: Running, goal: Goal) -> float:
-    """The trial's best value in natural units (the recorder's ``best_value``)."""
-    seen = trial.launch.values[: trial.iteration]
-    return float(np.max(seen) if goal == "maximize" else np.min(seen))
+        return None
 
 
 @dataclass(frozen=True)
@@ -108,8 +76,9 @@ class FixedRun:
 
 
 @dataclass
-class FixedSource:
-    """Runs given configs to the end with no early stopping (validation, promotions)."""
+class FixedSource(CurveSource):
+    """Runs given configs to the end with no early stopping; ``results`` holds each run's best
+    value. Runs start while the ledger is under ``budget``."""
 
     runs: Sequence[FixedRun]
     train: Trainer
@@ -120,19 +89,16 @@ class FixedSource:
     results: dict[str, float] = field(default_factory=dict)  # key -> best value
     _next: int = 0
 
-    def next_trial(self, ledger: Ledger) -> Launch | None:
+    def next_trial(self, ledger: Ledger) -> Running | None:
         if self._next >= len(self.runs) or ledger.sample_epochs >= self.budget:
             return None
         run = self.runs[self._next]
         self._next += 1
         values = self.train(run.config, self.subset, self.epochs, run.seed)
-        return Launch(run.key, run.config, self.subset, values)
-
-    def on_report(self, trial: Running) -> bool:
-        return False
+        return launch(run.key, run.config, self.subset, values)
 
     def on_end(self, trial: Running, stopped: bool) -> None:
-        self.results[trial.launch.key] = _best(trial, self.goal)
+        self.results[trial.key] = best_value(trial, self.goal)
 
 
 @dataclass
@@ -141,7 +107,7 @@ class _RayTrialRef:
 
 
 @dataclass
-class AshaSource:
+class AshaSource(CurveSource):
     """Random search + Ray Tune's ASHA (its own ``_Bracket`` maths, defaults: grace 1,
     reduction factor 4, one bracket, stop_last_trials). Trials launch while budget remains."""
 
@@ -163,29 +129,25 @@ class AshaSource:
         self.bracket = _Bracket(self.grace, self.epochs, self.reduction_factor, 0, True)
         self.proposer = RandomProposer(self.space, self.seed)
 
-    def next_trial(self, ledger: Ledger) -> Launch | None:
+    def next_trial(self, ledger: Ledger) -> Running | None:
         if ledger.sample_epochs >= self.budget:
             return None
         config = self.proposer.ask()
         assert config is not None
         key = f"asha-{len(self.configs):04d}"
         self.configs[key] = config
-        return Launch(
+        return launch(
             key, config, self.subset, self.train(config, self.subset, self.epochs, self.seed)
         )
 
     def on_report(self, trial: Running) -> bool:
         from ray.tune.schedulers import TrialScheduler
 
-        key = trial.launch.key
-        self.last[key] = trial.last
-        reward = signed(trial.last, self.goal)  # Ray's metric_op: everything inside maximises
+        self.last[trial.key] = last_value(trial)
+        reward = signed(last_value(trial), self.goal)  # Ray's metric_op: inside, all maximise
         # _Bracket reads only ``trial.trial_id``: a stand-in spares a real ray Trial per run.
-        action = self.bracket.on_result(_RayTrialRef(key), trial.iteration, reward)  # type: ignore[arg-type]
+        action = self.bracket.on_result(_RayTrialRef(trial.key), trial.iteration, reward)  # type: ignore[arg-type]
         return bool(action == TrialScheduler.STOP)
-
-    def on_end(self, trial: Running, stopped: bool) -> None:
-        return None
 
     def best_config(self) -> Mapping[str, Any]:
         """Ray's ``ResultGrid.get_best_result()`` default: best *last* reported value."""
@@ -194,7 +156,7 @@ class AshaSource:
 
 
 @dataclass
-class OptunaSource:
+class OptunaSource(CurveSource):
     """Optuna in-process: TPESampler + HyperbandPruner (min_resource 1, max_resource = epochs,
     reduction factor 3) through ask/tell; the objective's value is the last epoch's metric, as
     a typical Optuna objective returns. Trials launch while budget remains."""
@@ -218,25 +180,25 @@ class OptunaSource:
             ),
         )
 
-    def next_trial(self, ledger: Ledger) -> Launch | None:
+    def next_trial(self, ledger: Ledger) -> Running | None:
         if ledger.sample_epochs >= self.budget:
             return None
         trial = self.study.ask(fixed_distributions=self.dists)
         config = _decode(self.space, trial.params)
         values = self.train(config, self.subset, self.epochs, self.seed)
-        return Launch(f"optuna-{trial.number:04d}", config, self.subset, values, {"trial": trial})
+        return launch(f"optuna-{trial.number:04d}", config, self.subset, values, trial=trial)
 
     def on_report(self, trial: Running) -> bool:
-        handle = trial.launch.extra["trial"]
-        handle.report(trial.last, step=trial.iteration)
+        handle = trial.state.extra["trial"]
+        handle.report(last_value(trial), step=trial.iteration)
         return bool(handle.should_prune())
 
     def on_end(self, trial: Running, stopped: bool) -> None:
-        handle = trial.launch.extra["trial"]
+        handle = trial.state.extra["trial"]
         if stopped:
             self.study.tell(handle, state=TrialState.PRUNED)
         else:
-            self.study.tell(handle, trial.last)
+            self.study.tell(handle, last_value(trial))
 
     def best_config(self) -> Mapping[str, Any]:
         return _decode(self.space, self.study.best_trial.params)

@@ -1,4 +1,4 @@
-"""Hyperband with the data subset as the budget (BOHB-style), on the simulated clock.
+"""Hyperband with the data subset as the budget (BOHB-style), on the product's simulated clock.
 
 Budgets are the pipeline's subsets plus the full one (2K, 4K, 8K, 16K: eta = 2). Brackets run in
 Hyperband's order (most aggressive first) and repeat until the budget is spent; a bracket with
@@ -18,7 +18,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks.sample_efficiency.simulate import Ledger, run_clock
 from benchmarks.sample_efficiency.sources import FixedRun, FixedSource
 from benchmarks.sample_efficiency.strategies import (
     SEED_STRIDE,
@@ -29,6 +28,7 @@ from benchmarks.sample_efficiency.strategies import (
     validation_k,
 )
 from orchestrator.runner.proposers import Proposer, RandomProposer, TPEProposer
+from orchestrator.runner.simclock import Ledger, run_clock
 from stages.trials import signed
 
 ETA = 2
@@ -112,7 +112,7 @@ def _train(
     run: Run, configs: Sequence[Mapping[str, Any]], subset: int, ledger: Ledger, tag: str
 ) -> list[tuple[Mapping[str, Any], float]]:
     runs = [FixedRun(f"{tag}-{i}", c, run.spec.seed + run.rep) for i, c in enumerate(configs)]
-    epochs = run.spec.stages[-1].epochs
+    epochs = run.epochs
     source = FixedSource(
         runs, run.trainer(), subset, epochs, run.spec.metric.goal, budget=run.budget
     )

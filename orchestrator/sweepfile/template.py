@@ -98,6 +98,7 @@ validation:
   subset: 16000
   seeds: [42, 123, 456]
   epochs: 60
+  racing: false               # true: seeds in rounds, picks a paired test finds worse dropped
 
 # Log every trial to Weights & Biases (offline by default; `false` turns it off).
 wandb:

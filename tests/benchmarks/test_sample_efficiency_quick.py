@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks.sample_efficiency.catalog import DIAGNOSTICS, STRATEGIES
 from benchmarks.sample_efficiency.objectives import sim_benchmark
@@ -100,3 +101,41 @@ def test_subset_hb_minus_validation_searches_with_what_the_default_has_left() ->
     diag = DIAGNOSTICS["subset-hb-minus-validation"](Run(bench, 0, budget))
     assert "subset-hb-minus-validation" not in STRATEGIES  # not part of the default comparison
     assert plain.compute >= budget and budget - fixed <= diag.compute < plain.compute - fixed / 2
+
+
+def test_a_peer_run_counts_only_if_it_evaluated_on_several_subsets() -> None:
+    from benchmarks.sample_efficiency.report import peer_problems
+
+    def row(strategy: str, detail: object, compute: float = 1e6) -> dict:
+        where = {"benchmark": "sim", "strategy": strategy, "fraction": 0.25, "rep": 0}
+        return {**where, "compute": compute, "peer_detail": detail}
+
+    rows = pd.DataFrame(
+        [
+            row("smac", {"evaluations": 71, "budgets": {2000: 17, 4000: 20, 16000: 16}}),
+            row("dehb", {"evaluations": 0, "budgets": {}}, compute=0.0),
+            row("syne-tune", {"evaluations": 40, "budgets": {2000: 40}}),
+            row("flat", None),  # not a peer: nothing to check
+        ]
+    )
+    problems = peer_problems(rows)
+    assert len(problems) == 2
+    assert problems[0].startswith("sim dehb x0.25 rep 0: no evaluation ran")
+    assert "syne-tune" in problems[1] and "[2000] only" in problems[1]
+
+
+def test_a_peer_that_is_not_installed_is_an_error_not_a_skip(monkeypatch) -> None:
+    import importlib
+
+    from benchmarks.sample_efficiency import catalog
+
+    real = importlib.import_module
+
+    def missing(name: str, *args: object) -> object:
+        if name == "dehb":
+            raise ImportError("No module named 'dehb'")
+        return real(name, *args)
+
+    monkeypatch.setattr(catalog.importlib, "import_module", missing)
+    with pytest.raises(catalog.PeerMissing, match="setup_bench_env.sh"):
+        catalog.peer("dehb")

@@ -1,27 +1,23 @@
-"""Fixtures for the runner: a database, sweep YAMLs, and a Ray-free simulated executor.
+"""Fixtures for the runner: a database, sweep YAMLs, and the product's simulated executor.
 
-The simulated executor drives a StageJob's searcher, scheduler and recorder exactly as Ray's
-TuneController does (suggest -> start -> results through the scheduler -> complete/error), one
-trial at a time, so the pipeline's logic is tested in a second without Ray.
+``SimExecutor`` is :class:`~orchestrator.runner.simulated.SimulatedExecutor` (the product's
+Ray-free executor) with one trial at a time and a simulated kill for resume tests, so the
+pipeline's logic is tested in a second without Ray.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from ray.tune.schedulers import TrialScheduler
-from ray.tune.search import Searcher
 
 from orchestrator.runner.jobs import StageJob
-from orchestrator.runner.trainable import build_request, final_report
+from orchestrator.runner.simulated import SimulatedExecutor, Steps
 from orchestrator.storage import open_storage
 from orchestrator.storage.base import BaseStorage
 from orchestrator.sweepfile import parse_spec, spec_to_dict
-from trainers import run_trial
+from trainers import TrialRequest
 
 QUICK = """
 name: quick
@@ -48,87 +44,28 @@ wandb: false
 """
 
 
-class StopTrial(Exception):
-    """What ray.tune.report does when the scheduler stops a trial: it does not return."""
-
-
-class FakeTrial:
-    def __init__(
-        self, trial_id: str, config: dict[str, Any], error_file: str | None = None
-    ) -> None:
-        self.trial_id, self.config, self.error_file = trial_id, config, error_file
-
-
-class _Reporter:
-    def __init__(self, job: StageJob, trial: FakeTrial) -> None:
-        self.job, self.trial = job, trial
-        self.last: dict[str, Any] = {}
-        self.iteration = 0
-
-    def report(self, metrics: Mapping[str, float], checkpoint_dir: Path | None = None) -> None:
-        self.iteration += 1
-        self.last = dict(metrics)
-        deliver(self.job, self.trial, {**metrics, "training_iteration": self.iteration})
-
-
-def deliver(job: StageJob, trial: FakeTrial, result: dict[str, Any]) -> None:
-    """Ray's order: scheduler, then searcher (unless stopped), then callbacks."""
-    decision = job.scheduler.on_trial_result(None, trial, result)
-    if decision != TrialScheduler.STOP:
-        job.searcher.on_trial_result(trial.trial_id, result)
-    job.recorder.on_trial_result(0, [], trial, result)
-    if decision == TrialScheduler.STOP:
-        raise StopTrial
-
-
-class SimExecutor:
-    """Runs a job's trials sequentially in-process. ``interrupt_after`` raises KeyboardInterrupt
-    in the middle of that many-th trial of a stage named ``interrupt_stage`` (a simulated kill)."""
+class SimExecutor(SimulatedExecutor):
+    """One trial at a time. ``interrupt_after`` raises KeyboardInterrupt in the middle of that
+    many-th trial of a stage named ``interrupt_stage``, after its first epoch (a simulated kill)."""
 
     def __init__(
         self, tmp: Path, interrupt_stage: str | None = None, interrupt_after: int = 0
     ) -> None:
-        self.tmp, self.ids = tmp, itertools.count()
+        super().__init__(workers=1)
+        self.tmp = tmp
         self.interrupt_stage, self.interrupt_after = interrupt_stage, interrupt_after
-        self.executed: list[str] = []
+        self.started: dict[str, int] = {}
 
-    def execute(self, job: StageJob) -> None:
-        self.executed.append(job.name)
-        started = 0
-        while True:
-            trial_id = f"t{next(self.ids)}"
-            config = job.searcher.suggest(trial_id)
-            if config is None or config == Searcher.FINISHED:
-                return
-            assert isinstance(config, dict)
-            trial = FakeTrial(trial_id, config)
-            started += 1
-            crash = job.name == self.interrupt_stage and started == self.interrupt_after
-            self._run(job, trial, crash)
+    def trial_steps(self, job: StageJob, request: TrialRequest) -> Steps:
+        self.started[job.name] = self.started.get(job.name, 0) + 1
+        if job.name == self.interrupt_stage and self.started[job.name] == self.interrupt_after:
+            return killed_after_one_epoch()
+        return super().trial_steps(job, request)
 
-    def _run(self, job: StageJob, trial: FakeTrial, crash: bool) -> None:
-        job.recorder.on_trial_start(0, [], trial)
-        reporter = _Reporter(job, trial)
-        try:
-            if crash:
-                reporter.report({"score": 0.5, "epoch": 1})
-                job.recorder.flush()
-                raise KeyboardInterrupt("simulated kill -9")
-            outcome = run_trial(build_request(job.ctx, trial.config, None), reporter)
-            deliver(job, trial, final_report(outcome, reporter.last, job.ctx.metric))
-        except StopTrial:
-            pass
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:
-            trial.error_file = str(self.tmp / f"{trial.trial_id}.txt")
-            Path(trial.error_file).write_text(f"Traceback ...\n{type(exc).__name__}: {exc}\n")
-            job.recorder.on_trial_error(0, [], trial)
-            job.searcher.on_trial_complete(trial.trial_id, None, error=True)
-            return
-        job.scheduler.on_trial_complete(None, trial, reporter.last)
-        job.searcher.on_trial_complete(trial.trial_id, reporter.last)
-        job.recorder.on_trial_complete(0, [], trial)
+
+def killed_after_one_epoch() -> Steps:
+    yield {"score": 0.5, "epoch": 1}
+    raise KeyboardInterrupt("simulated kill -9")
 
 
 @pytest.fixture
