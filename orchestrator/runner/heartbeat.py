@@ -118,7 +118,9 @@ class LeaseKeeper:
 
     def finish(self, state: str, error: str | None = None) -> bool:
         """End the sweep in ``state`` and give the lease back; only while the sweep still runs
-        under this owner. Whether the state was written."""
+        under this owner. Whether the state was written. The heartbeat is told first: a check
+        that reads the state this writes is the run's own ending, not a lost lease."""
+        self._stop.set()
         return self.storage.release_lease(self.sweep_id, self.owner, state, error)
 
     def release(self) -> None:
@@ -140,6 +142,8 @@ class LeaseKeeper:
             held = self._check(renew)
             if held is None:  # not checked: try again at the next beat
                 continue
+            if not held and self._stop.is_set():  # it read the run's own finish()
+                return
             if not held:
                 self._lose()
                 return

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runner.heartbeat import LeaseHeld, held_lease, lease_seconds
+from orchestrator.runner.heartbeat import LeaseHeld, LeaseKeeper, held_lease, lease_seconds
 from orchestrator.runner.pipeline import resume_sweep, run_sweep
 from orchestrator.storage.base import BaseStorage
 from tests.orchestrator.simulated_worker import InProcessExecutor, trace_events
@@ -150,6 +150,27 @@ def test_the_heartbeat_renews_the_lease_and_stops_at_a_cancel(
         _wait_for("the heartbeat to see the cancel", lease.should_stop)
         assert lease.lost_because == "the sweep is now cancelled"
     assert storage.get_sweep(sweep_id).lease_expires_at is None  # given back
+
+
+def test_a_check_that_reads_the_runs_own_finish_is_not_a_lost_lease(
+    storage: BaseStorage, make_sweep: Callable[[str], int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The heartbeat's check can be in flight while the run writes its final state: it then
+    reads a sweep that is no longer running. That is the run ending, not a lost lease."""
+    sweep_id = make_sweep(QUICK)
+    keeper = LeaseKeeper(storage, sweep_id, "a", seconds=0.03)  # checks every 0.01 s
+    keeper.acquire()
+    checked = keeper._check
+
+    def check_while_finishing(renew: bool) -> bool | None:
+        keeper.finish("completed")  # the run's finish() lands between the check and its reply
+        return checked(renew)
+
+    keeper._check = check_while_finishing  # type: ignore[method-assign]
+    keeper._beat()  # one beat, in this thread
+    assert storage.get_sweep(sweep_id).state == "completed"
+    assert not keeper.should_stop()
+    assert "lease lost" not in caplog.text
 
 
 def test_the_lease_length_comes_from_the_environment() -> None:
