@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     text += report.to_markdown(report.paired_table(rows))
     text += "\n## The default against every strategy: same world, same budget\n\n"
     text += report.to_markdown(report.versus_table(rows))
+    text += "\n## Beyond noise? The default's paired differences with their 95% intervals\n\n"
+    text += report.to_markdown(report.separation_table(rows))
+    text += "\n## The search alone: compute to reach the flat sweep's final, validation free\n\n"
+    text += report.to_markdown(report.search_only_table(rows))
     text += "\n## Validation: fixed and raced\n\n"
     text += report.to_markdown(report.validation_table(rows))
     args.out.write_text(text)

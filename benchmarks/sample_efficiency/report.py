@@ -119,6 +119,47 @@ def versus_table(rows: pd.DataFrame, default: str = "progressive") -> pd.DataFra
     return pd.DataFrame(out)
 
 
+# (z_0.975 + z_0.8)^2: worlds needed for a paired difference of one standard deviation to be
+# found at 5% (two-sided) with 80% power; n = this x (sd / mean)^2
+POWER_FACTOR = 7.85
+
+
+def separation_table(rows: pd.DataFrame, default: str = "progressive") -> pd.DataFrame:
+    """Is the default's difference to each strategy beyond noise? Per budget: the mean paired
+    difference (default minus strategy, same world) with its 95% t-interval, whether the
+    interval excludes 0, and how many worlds would separate a difference of this size (80%
+    power) given the spread measured here."""
+    from scipy import stats
+
+    out = []
+    for bench, brows in rows.groupby("benchmark", sort=False):
+        ref = brows[brows["strategy"] == default].set_index(["fraction", "rep"])["quality"]
+        for strategy, group in brows.groupby("strategy", sort=False):
+            if strategy == default:
+                continue
+            for f in REPORTED:
+                at = group[np.isclose(group["fraction"], f)].set_index(["fraction", "rep"])
+                common = at.index.intersection(ref.index)
+                if len(common) < 2:
+                    continue
+                diff = ref.loc[common].to_numpy() - at.loc[common, "quality"].to_numpy()
+                mean, sd = float(np.mean(diff)), float(np.std(diff, ddof=1))
+                half = float(stats.t.ppf(0.975, len(diff) - 1)) * sd / math.sqrt(len(diff))
+                needed = math.ceil(POWER_FACTOR * (sd / mean) ** 2) if mean else math.inf
+                out.append(
+                    {
+                        "benchmark": bench,
+                        "default minus": strategy,
+                        "budget": f"{f:.0%}",
+                        "worlds": len(diff),
+                        "mean [95% CI]": f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}]",
+                        "beyond noise": "yes" if abs(mean) > half else "no",
+                        "worlds to separate it": needed if math.isfinite(needed) else "-",
+                    }
+                )
+    return pd.DataFrame(out)
+
+
 def validation_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per pipeline strategy and budget: how often validation picked the truly best of its k,
     and what validation cost (median share of the run's compute; runs a race saved)."""
@@ -147,15 +188,19 @@ def validation_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def flat_final(rows: pd.DataFrame) -> pd.Series:
+    """The flat sweep's quality at its largest budget (100%, but in --quick), per world."""
+    flat = rows[rows["strategy"] == "flat"]
+    return flat[np.isclose(flat["fraction"], flat["fraction"].max())].set_index("rep")["quality"]
+
+
 def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per strategy: the budget needed to reach the flat sweep's final median quality, and how
     often the validation picked the truly best of its k configs."""
     out = []
     for bench, brows in rows.groupby("benchmark", sort=False):
-        flat = brows[brows["strategy"] == "flat"]
-        final = flat[np.isclose(flat["fraction"], flat["fraction"].max())]  # 100% but in --quick
-        target = float(final["quality"].median())
-        per_world = final.set_index("rep")["quality"]
+        per_world = flat_final(brows)
+        target = float(per_world.median())
         for strategy, group in brows.groupby("strategy", sort=False):
             picked = group["picked_best"].dropna()
             out.append(
@@ -168,6 +213,40 @@ def reach_table(rows: pd.DataFrame) -> pd.DataFrame:
                     "validation picked truly best": f"{picked.astype(bool).mean():.0%} of {len(picked)}"
                     if len(picked)
                     else "n/a",
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def search_only_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as if validation were free: a pipeline's search compute alone (its validation
+    left out) and the true quality of its search's rank-1 pick; the other strategies, which
+    validate nothing, as they are. Pipelines whose truth is too dear to score the rank-1 pick
+    (real training) are left out."""
+    pipelines = rows["validation_compute"].notna() & rows["rank1_quality"].notna()
+    out = rows[pipelines | rows["validation_compute"].isna()].copy()
+    piped = pipelines[out.index]
+    flat_budget = out["budget"] / out["fraction"]
+    search = out["compute"] - out["validation_compute"].fillna(0.0)
+    out["compute_fraction"] = search / flat_budget
+    out.loc[piped, "quality"] = out.loc[piped, "rank1_quality"]
+    return out
+
+
+def search_only_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Budget to reach the flat sweep's final quality (as reported, with its validation) when
+    validation is free: how far the search alone is from the target (``search_only_rows``)."""
+    free = search_only_rows(rows)
+    out = []
+    for bench, brows in rows.groupby("benchmark", sort=False):
+        target = float(flat_final(brows).median())
+        for strategy, group in free[free["benchmark"] == bench].groupby("strategy", sort=False):
+            out.append(
+                {
+                    "benchmark": bench,
+                    "strategy": strategy,
+                    "flat final (median)": f"{target:.3f}",
+                    "search compute to reach it (x B_flat)": needed_budget(group, target),
                 }
             )
     return pd.DataFrame(out)
