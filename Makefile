@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= search_spaces/quickstart.yaml
-PYTEST_ARGS ?=
+# --durations: CI prints the slowest tests (the suite must stay under 20 minutes)
+PYTEST_ARGS ?= --durations=15
 
 .PHONY: demo test venv lint clean bench-peers
 

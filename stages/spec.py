@@ -17,7 +17,7 @@ Vocabulary:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from stages.space import Space
@@ -79,6 +79,10 @@ class Narrowing:
     ``min_agreement``: when the source stage was itself narrowed from an earlier stage, narrow
     only if the two rank configs alike (Spearman of :func:`stages.fidelity.rank_agreement` at
     least this); otherwise keep the full space, warm-started. None narrows regardless.
+
+    ``trials_by_agreement``: where that agreement was measured, the stage runs only
+    :func:`stages.fidelity.trial_share` of its trials: when the smaller subsets already rank
+    configs alike, fewer trials on this bigger one.
     """
 
     top: float = 0.5
@@ -88,6 +92,7 @@ class Narrowing:
     min_categories: int = 2
     enabled: bool = True
     min_agreement: float | None = 0.5
+    trials_by_agreement: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,14 @@ class Stage:
     @property
     def total_trials(self) -> int:
         return sum(v.trials for v in self.effective_variants())
+
+    def with_trials(self, counts: Mapping[str, int]) -> Stage:
+        """This stage with the trial counts of ``counts`` (variant name -> trials; a stage
+        without variants is ``main``); variants not named keep theirs."""
+        if not self.variants:
+            return replace(self, trials=counts.get("main", self.trials))
+        variants = tuple(replace(v, trials=counts.get(v.name, v.trials)) for v in self.variants)
+        return replace(self, variants=variants)
 
 
 @dataclass(frozen=True)

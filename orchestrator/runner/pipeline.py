@@ -30,6 +30,7 @@ from orchestrator.storage.retrying import failure_text, retrying
 from orchestrator.storage.settings import data_dir
 from orchestrator.sweepfile import spec_from_dict
 from orchestrator.sweepfile.stage_blocks import DEFAULT_EPOCHS, DEFAULT_SUBSET, DEFAULT_TRIALS
+from stages.fidelity import shared_trials, trial_share
 from stages.narrowing import NarrowedSpace, narrow_for_stage
 from stages.space import space_from_dict, space_to_dict
 from stages.spec import Stage, SweepSpec
@@ -177,6 +178,15 @@ def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: St
     if env.progress and derived.summary and record is None:
         print(f"[{stage.name}] {derived.summary}", file=sys.stderr, flush=True)
     space = derived.space
+    planned = planned_trials(stage, record, derived)
+    if env.progress and record is None and planned.total_trials != stage.total_trials:
+        print(
+            f"[{stage.name}] {planned.total_trials} of {stage.total_trials} trials: "
+            f"{derived.agreement.describe() if derived.agreement else ''} (trials_by_agreement)",
+            file=sys.stderr,
+            flush=True,
+        )
+    stage = planned
     plan = stage_plan(env, stage, derived)
     stage_id = env.storage.upsert_stage(
         env.sweep.id,
@@ -196,6 +206,19 @@ def run_search_stage(env: SweepEnv, executor: Executor, position: int, stage: St
         return
     summary = stage_summary(env, stage.name)
     env.storage.set_stage_state(stage_id, StageState.COMPLETED, summary=summary)
+
+
+def planned_trials(stage: Stage, record: StageRecord | None, derived: NarrowedSpace) -> Stage:
+    """The stage with the trial counts it runs: those stored when it ran before (a resume
+    keeps a cut it made), else, with ``narrowing.trials_by_agreement`` and a measured
+    agreement, its counts x :func:`stages.fidelity.trial_share`."""
+    stored = (record.plan or {}).get("variants") if record is not None else None
+    if stored:
+        return stage.with_trials({v["name"]: int(v["trials"]) for v in stored})
+    if stage.narrowing.trials_by_agreement and derived.agreement is not None:
+        counts = {v.name: v.trials for v in stage.effective_variants()}
+        return stage.with_trials(shared_trials(counts, trial_share(derived.agreement.rho)))
+    return stage
 
 
 def stage_space(env: SweepEnv, stage: Stage, record: StageRecord | None) -> NarrowedSpace:

@@ -36,6 +36,8 @@ def _stage_lines(i: int, st: dict[str, Any]) -> list[str]:
         head += f"; space narrowed from {nar['from']} ({top}, margin {nar['margin']:g}, min width {nar['min_width']:g})"
         if nar.get("agreement_with"):
             head += f" if it ranks configs like {nar['agreement_with']} (rank agreement >= {nar['min_agreement']:g}, else the full space)"
+            if nar.get("trials_by_agreement"):
+                head += "; trials x min(1, 2 (1 - agreement)), at least a quarter"
         head += ", warm-started" if st["warm_start"] else ""
     lines = [head]
     for v in st["variants"]:

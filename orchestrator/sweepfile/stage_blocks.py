@@ -167,15 +167,25 @@ def _narrowing(sec: Section, used: bool) -> Narrowing:
     if value is not None and not isinstance(value, dict):
         sec.error(
             "narrowing",
-            "expected a mapping (top, top_count, margin, min_width, min_categories, min_agreement) "
-            "or false, "
+            "expected a mapping (top, top_count, margin, min_width, min_categories, min_agreement, "
+            "trials_by_agreement) or false, "
             f"but got {describe(value)}",
         )
         return Narrowing()
     nar = sec.section("narrowing")
     if nar is None:
         return Narrowing()
-    nar.check_keys(("top", "top_count", "margin", "min_width", "min_categories", "min_agreement"))
+    nar.check_keys(
+        (
+            "top",
+            "top_count",
+            "margin",
+            "min_width",
+            "min_categories",
+            "min_agreement",
+            "trials_by_agreement",
+        )
+    )
     if not used:
         nar.warn(None, "narrowing is unused: this stage has no narrow_from")
     default = Narrowing()
@@ -188,6 +198,7 @@ def _narrowing(sec: Section, used: bool) -> Narrowing:
         min_agreement=nar.number(
             "min_agreement", default.min_agreement, minimum=-1.0, maximum=1.0, nullable=True
         ),
+        trials_by_agreement=nar.boolean("trials_by_agreement", default.trials_by_agreement),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.fidelity import MIN_TRIALS, rank_agreement
+from stages.fidelity import MIN_TRIALS, rank_agreement, shared_trials, trial_share
 from stages.narrowing import narrow_for_stage, narrow_space
 from stages.space import Categorical, Numeric
 from stages.spec import Narrowing
@@ -105,3 +105,16 @@ def test_narrowing_off_keeps_the_full_space_and_its_summary_says_so() -> None:
     out = narrow_for_stage(SPACE, source, earlier, Narrowing(enabled=False), "maximize", ("b", "a"))
     assert out.space == SPACE and out.agreement is None
     assert out.summary == "full space, warm-started from b (narrowing off)"
+
+
+@pytest.mark.parametrize(
+    ("rho", "share"),
+    [(-0.3, 1.0), (0.27, 1.0), (0.5, 1.0), (0.6, 0.8), (0.75, 0.5), (0.9, 0.25), (1.0, 0.25)],
+)
+def test_trial_share_cuts_a_stage_only_where_the_subsets_agree(rho: float, share: float) -> None:
+    assert trial_share(rho) == pytest.approx(share)
+
+
+def test_shared_trials_rounds_and_keeps_one_trial_per_variant() -> None:
+    assert shared_trials({"hyperband": 30, "median": 30}, 0.5) == {"hyperband": 15, "median": 15}
+    assert shared_trials({"main": 7, "tiny": 1}, 0.25) == {"main": 2, "tiny": 1}

@@ -238,3 +238,42 @@ def test_stage3_narrows_only_if_stages_1_and_2_agree(
         assert "stage2 ranks configs unlike stage1" in note and "below min_agreement 1" in note
         assert summary.startswith("full space, warm-started: stage2 ranks configs unlike stage1")
         assert s3 == s1
+
+
+AGREEMENT_CUT = (
+    "    subset: 8000\n    narrowing: {min_agreement: -1.0, trials_by_agreement: true}\n"
+)
+
+
+def test_trials_by_agreement_cuts_the_stage_and_a_resume_keeps_the_cut(
+    storage, make_sweep, quick_yaml, tmp_path, request, monkeypatch
+):
+    """Stage 3 runs trial_share(rho) of its trials (forced to 0.4 here: the rule itself is
+    tested in tests/stages/test_fidelity.py); interrupted half-way, the resumed run keeps the
+    stored counts even where the share would now come out differently."""
+    import orchestrator.runner.pipeline as pipeline
+
+    sim_cls = request.getfixturevalue("sim_executor_cls")
+    text = quick_yaml.replace(
+        "  - {name: stage2, subset: 4000, trials: 6}",
+        "  - {name: stage2, subset: 4000, trials: 10}",
+    ).replace("    subset: 8000\n", AGREEMENT_CUT)
+    assert AGREEMENT_CUT in text and "trials: 10}" in text
+    sweep_id = make_sweep(text)
+    monkeypatch.setattr(pipeline, "trial_share", lambda rho: 0.4)
+    with pytest.raises(KeyboardInterrupt):
+        _run(storage, sweep_id, tmp_path, sim_cls(tmp_path, "stage3", interrupt_after=2))
+    stage3 = next(s for s in storage.get_stages(sweep_id) if s.name == "stage3")
+    assert stage3.plan["variants"] == [
+        {"name": "hyperband", "trials": 2},  # round(5 x 0.4)
+        {"name": "conservative", "trials": 2},
+    ]
+    assert stage3.plan["trials"] == 4
+
+    monkeypatch.setattr(pipeline, "trial_share", lambda rho: 1.0)
+    resume_sweep(storage, sweep_id, workdir=tmp_path / "w", executor=sim_cls(tmp_path))
+
+    trials = storage.get_trials(sweep_id, stage="stage3")
+    assert Counter(t.variant for t in trials) == {"hyperband": 2, "conservative": 2}
+    assert len(storage.get_trials(sweep_id, stage="stage2")) == 10  # not cut: nothing to compare
+    assert storage.get_sweep(sweep_id).state == "completed"

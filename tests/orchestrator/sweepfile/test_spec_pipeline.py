@@ -299,3 +299,22 @@ seed: 7
     assert (spec.resources.gpus_per_trial, spec.resources.max_concurrent) == (0.25, 8)
     assert parsed.warnings == []
     assert parse_spec("parameters: {lr: {value: 1}}\n", "dir/plain.yaml").spec.name == "plain"
+
+
+def test_trials_by_agreement_is_read_and_off_by_default(parse, errors) -> None:
+    text = """\
+model: dprnn
+parameters: {lr: {min: 0.1, max: 0.2}}
+stages:
+  - {name: a, subset: 10}
+  - {name: b, subset: 20}
+  - {name: c, subset: 40, narrowing: {trials_by_agreement: true}}
+"""
+    parsed = parse(text)
+    b, c = parsed.spec.stages[1:]
+    assert (b.narrowing.trials_by_agreement, c.narrowing.trials_by_agreement) == (False, True)
+    (line,) = [x for x in render_plan(parsed).splitlines() if x.startswith("stage 3")]
+    assert "trials x min(1, 2 (1 - agreement))" in line
+    bad = text.replace("trials_by_agreement: true", "trials_by_agreement: 3")
+    [error] = errors(bad)
+    assert error.startswith("t.yaml:6:") and "stages[2].narrowing.trials_by_agreement" in error
