@@ -189,7 +189,7 @@ def _narrowing(sec: Section, used: bool) -> Narrowing:
     if not used:
         nar.warn(None, "narrowing is unused: this stage has no narrow_from")
     default = Narrowing()
-    return Narrowing(
+    narrowing = Narrowing(
         top=nar.number("top", default.top, above=0.0, maximum=1.0),
         top_count=nar.integer("top_count", default.top_count, minimum=1),
         margin=nar.number("margin", default.margin, minimum=0.0),
@@ -200,6 +200,12 @@ def _narrowing(sec: Section, used: bool) -> Narrowing:
         ),
         trials_by_agreement=nar.boolean("trials_by_agreement", default.trials_by_agreement),
     )
+    if narrowing.trials_by_agreement and narrowing.min_agreement is None:
+        nar.warn(
+            "trials_by_agreement",
+            "has no effect with min_agreement: null (the agreement is then not measured)",
+        )
+    return narrowing
 
 
 def _variants(

@@ -315,6 +315,14 @@ stages:
     assert (b.narrowing.trials_by_agreement, c.narrowing.trials_by_agreement) == (False, True)
     (line,) = [x for x in render_plan(parsed).splitlines() if x.startswith("stage 3")]
     assert "trials x min(1, 2 (1 - agreement))" in line
+    unmeasured = text.replace(
+        "{trials_by_agreement: true}", "{trials_by_agreement: true, min_agreement: null}"
+    )
+    assert unmeasured != text
+    assert any(
+        "trials_by_agreement: has no effect with min_agreement: null" in str(w)
+        for w in parse(unmeasured).warnings
+    )
     bad = text.replace("trials_by_agreement: true", "trials_by_agreement: 3")
     [error] = errors(bad)
     assert error.startswith("t.yaml:6:") and "stages[2].narrowing.trials_by_agreement" in error
