@@ -32,6 +32,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--benchmarks", default="sim,hartmann", help="comma list of sim, hartmann, real")
     p.add_argument("--repetitions", type=int, default=20)
     p.add_argument(
+        "--first-repetition",
+        type=int,
+        default=0,
+        help="world of the first repetition (split a run over processes, then --merge)",
+    )
+    p.add_argument(
         "--strategies",
         default="progressive,flat,asha,optuna,subset-hb",
         help="comma list of progressive, flat, asha, optuna, subset-hb, the external peers "
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     # repetition-major over every benchmark: a run stopped early has whole repetitions
     tasks = [
         experiment.Task(p, s, f, r, text)
-        for r in range(reps)
+        for r in range(args.first_repetition, args.first_repetition + reps)
         for s, p, text in runs
         for f in fractions
     ]
