@@ -17,6 +17,10 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
@@ -64,6 +68,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="also run the progressive pipeline from this sweep YAML, as progressive-LABEL",
     )
     p.add_argument(
+        "--report",
+        type=Path,
+        metavar="CSV",
+        help="run nothing: write the tables and plot of these rows (an earlier run's CSV)",
+    )
+    p.add_argument(
         "--merge",
         action="append",
         type=Path,
@@ -91,9 +101,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
-    from benchmarks.sample_efficiency import experiment, report
+    from benchmarks.sample_efficiency import experiment
 
     args = parse(argv)
+    if args.report is not None:
+        return write_report(pd.read_csv(args.report), args)
     fractions = (0.125, 0.25) if args.quick else tuple(float(f) for f in args.fractions.split(","))
     reps = 2 if args.quick else args.repetitions
     pilot_reps = 1 if args.quick else args.pilot
@@ -126,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.merge:
         rows = pd.concat([pd.read_csv(path), rows], ignore_index=True)
         rows = rows.drop_duplicates(["benchmark", "strategy", "fraction", "rep"], keep="last")
+    status = write_report(rows, args)
+    print(f"{len(rows)} runs in {time.monotonic() - started:.0f} s -> {args.out}, {args.plot}")
+    return status
+
+
+def write_report(rows: pd.DataFrame, args: argparse.Namespace) -> int:
+    """The tables (``--out``), every row (``<out stem>.csv``) and the plot; 1 when a peer's
+    rows show it did not really run."""
+    from benchmarks.sample_efficiency import report
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(args.out.with_suffix(".csv"), index=False)
     text = "## True quality of the recommended config (median [IQR])\n\n"
@@ -145,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     report.plot(rows, args.plot)
     print(text)
-    print(f"{len(rows)} runs in {time.monotonic() - started:.0f} s -> {args.out}, {args.plot}")
     problems = report.peer_problems(rows)
     for problem in problems:
         print(f"peer check failed: {problem}", file=sys.stderr)

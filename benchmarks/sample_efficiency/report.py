@@ -270,6 +270,8 @@ def peer_problems(rows: pd.DataFrame) -> list[str]:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
+    if frame.empty:  # e.g. no validation table for strategies that validate nothing
+        return "(nothing to show for these rows)\n"
     head = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]

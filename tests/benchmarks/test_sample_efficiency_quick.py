@@ -71,7 +71,13 @@ def test_quick_run_reports_every_strategy(tmp_path: Path) -> None:
     for strategy in STRATEGIES:
         assert f"| sim | {strategy} |" in text
     assert "nan" not in text.lower()
+    assert "## Beyond noise?" in text and "## The search alone" in text
     assert plot.stat().st_size > 0
+    # --report rebuilds the same tables from the rows, running nothing
+    again = tmp_path / "again.md"
+    csv = out.with_suffix(".csv")
+    assert entry.main(["--report", str(csv), "--out", str(again), "--plot", str(plot)]) == 0
+    assert again.read_text() == text
 
 
 def test_the_pipeline_is_resized_to_spend_its_budget() -> None:
