@@ -97,7 +97,7 @@ def test_parameter_errors_are_located(errors, body: str, expected: str) -> None:
         ),
         (
             "stages:\n  - {name: a}\n  - {name: b, narrowing: 3}\n",
-            "t.yaml:6:15: stages[1].narrowing: expected a mapping (top, top_count, margin, min_width, min_categories, min_agreement) or false, but got 3 (an integer)",
+            "t.yaml:6:15: stages[1].narrowing: expected a mapping (top, top_count, margin, min_width, min_categories, min_agreement, trials_by_agreement) or false, but got 3 (an integer)",
         ),
         (
             "stages:\n  - name: a\n    variants: [{name: v}, {name: v}]\n",
