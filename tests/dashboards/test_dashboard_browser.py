@@ -198,8 +198,9 @@ def test_live_dashboard_follows_a_running_sweep(server: str, tmp_path: Path) -> 
             _wait("the sweep to complete", lambda: _state(server, sweep_id) == "completed", 240, 2)
             page.reload()  # the heavy panels refresh every few ticks: show them all now
             for chart in ("ranking", "importance", "parallel", "curves"):
+                # ?.: right after the reload the view (and its charts) may not be built yet
                 page.wait_for_function(
-                    f"() => (document.getElementById('{chart}').data || []).length > 0",
+                    f"() => (document.getElementById('{chart}')?.data || []).length > 0",
                     timeout=60_000,
                 )
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -316,7 +317,7 @@ def _enter_token(page: Any, base: str, sweep_id: int) -> None:
 def _see_stop_reasons(page: Any) -> None:
     """A failed and a diverged trial say why, in the server's words."""
     page.wait_for_function(
-        "(crash) => document.getElementById('trials').innerText.includes(crash)",
+        "(crash) => (document.getElementById('trials')?.innerText || '').includes(crash)",
         arg=CRASH,
         timeout=30_000,
     )
