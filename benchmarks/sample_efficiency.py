@@ -150,20 +150,24 @@ def write_report(rows: pd.DataFrame, args: argparse.Namespace) -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(args.out.with_suffix(".csv"), index=False)
-    text = "## True quality of the recommended config (median [IQR])\n\n"
-    text += report.to_markdown(report.quality_table(rows))
-    text += "\n## Budget to reach the flat sweep's final quality\n\n"
-    text += report.to_markdown(report.reach_table(rows))
-    text += "\n## Paired with the flat sweep: same world, same budget\n\n"
-    text += report.to_markdown(report.paired_table(rows))
-    text += "\n## The default against every strategy: same world, same budget\n\n"
-    text += report.to_markdown(report.versus_table(rows))
-    text += "\n## Beyond noise? The default's paired differences with their 95% intervals\n\n"
-    text += report.to_markdown(report.separation_table(rows))
-    text += "\n## The search alone: compute to reach the flat sweep's final, validation free\n\n"
-    text += report.to_markdown(report.search_only_table(rows))
-    text += "\n## Validation: fixed and raced\n\n"
-    text += report.to_markdown(report.validation_table(rows))
+    sections = (
+        ("True quality of the recommended config (median [IQR])", report.quality_table),
+        ("Budget to reach the flat sweep's final quality", report.reach_table),
+        ("Paired with the flat sweep: same world, same budget", report.paired_table),
+        ("The default against every strategy: same world, same budget", report.versus_table),
+        (
+            "Beyond noise? The default's paired differences with their 95% intervals",
+            report.separation_table,
+        ),
+        (
+            "The search alone: compute to reach the flat sweep's final, validation free",
+            report.search_only_table,
+        ),
+        ("Validation: fixed and raced", report.validation_table),
+    )
+    text = "\n".join(
+        f"## {title}\n\n{report.to_markdown(table(rows))}" for title, table in sections
+    )
     args.out.write_text(text)
     report.plot(rows, args.plot)
     print(text)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,27 +97,33 @@ def paired_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def versus_table(rows: pd.DataFrame, default: str = "progressive") -> pd.DataFrame:
-    """The default minus every other strategy at the same budget in the same world: the median
-    of the difference and in how many worlds the default was at least as good."""
-    out = []
+def default_differences(
+    rows: pd.DataFrame, default: str = "progressive"
+) -> Iterator[tuple[str, str, float, np.ndarray]]:
+    """(benchmark, strategy, budget fraction, differences): the default's quality minus each
+    other strategy's at the same budget in the same world, for every reported budget."""
     for bench, brows in rows.groupby("benchmark", sort=False):
         ref = brows[brows["strategy"] == default].set_index(["fraction", "rep"])["quality"]
         for strategy, group in brows.groupby("strategy", sort=False):
             if strategy == default:
                 continue
-            line = {"benchmark": bench, "default minus": strategy}
             for f in REPORTED:
                 at = group[np.isclose(group["fraction"], f)].set_index(["fraction", "rep"])
                 common = at.index.intersection(ref.index)
                 diff = ref.loc[common].to_numpy() - at.loc[common, "quality"].to_numpy()
-                line[f"{f:.0%}"] = (
-                    f"{np.median(diff):+.3f} ({int(np.sum(diff >= 0))}/{len(diff)})"
-                    if len(diff)
-                    else "-"
-                )
-            out.append(line)
-    return pd.DataFrame(out)
+                yield str(bench), str(strategy), f, diff
+
+
+def versus_table(rows: pd.DataFrame, default: str = "progressive") -> pd.DataFrame:
+    """The default minus every other strategy at the same budget in the same world: the median
+    of the difference and in how many worlds the default was at least as good."""
+    lines: dict[tuple[str, str], dict[str, Any]] = {}
+    for bench, strategy, f, diff in default_differences(rows, default):
+        line = lines.setdefault((bench, strategy), {"benchmark": bench, "default minus": strategy})
+        line[f"{f:.0%}"] = (
+            f"{np.median(diff):+.3f} ({int(np.sum(diff >= 0))}/{len(diff)})" if len(diff) else "-"
+        )
+    return pd.DataFrame(list(lines.values()))
 
 
 # (z_0.975 + z_0.8)^2: worlds needed for a paired difference of one standard deviation to be
@@ -132,31 +139,23 @@ def separation_table(rows: pd.DataFrame, default: str = "progressive") -> pd.Dat
     from scipy import stats
 
     out = []
-    for bench, brows in rows.groupby("benchmark", sort=False):
-        ref = brows[brows["strategy"] == default].set_index(["fraction", "rep"])["quality"]
-        for strategy, group in brows.groupby("strategy", sort=False):
-            if strategy == default:
-                continue
-            for f in REPORTED:
-                at = group[np.isclose(group["fraction"], f)].set_index(["fraction", "rep"])
-                common = at.index.intersection(ref.index)
-                if len(common) < 2:
-                    continue
-                diff = ref.loc[common].to_numpy() - at.loc[common, "quality"].to_numpy()
-                mean, sd = float(np.mean(diff)), float(np.std(diff, ddof=1))
-                half = float(stats.t.ppf(0.975, len(diff) - 1)) * sd / math.sqrt(len(diff))
-                needed = math.ceil(POWER_FACTOR * (sd / mean) ** 2) if mean else math.inf
-                out.append(
-                    {
-                        "benchmark": bench,
-                        "default minus": strategy,
-                        "budget": f"{f:.0%}",
-                        "worlds": len(diff),
-                        "mean [95% CI]": f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}]",
-                        "beyond noise": "yes" if abs(mean) > half else "no",
-                        "worlds to separate it": needed if math.isfinite(needed) else "-",
-                    }
-                )
+    for bench, strategy, f, diff in default_differences(rows, default):
+        if len(diff) < 2:
+            continue
+        mean, sd = float(np.mean(diff)), float(np.std(diff, ddof=1))
+        half = float(stats.t.ppf(0.975, len(diff) - 1)) * sd / math.sqrt(len(diff))
+        needed = math.ceil(POWER_FACTOR * (sd / mean) ** 2) if mean else math.inf
+        out.append(
+            {
+                "benchmark": bench,
+                "default minus": strategy,
+                "budget": f"{f:.0%}",
+                "worlds": len(diff),
+                "mean [95% CI]": f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}]",
+                "beyond noise": "yes" if abs(mean) > half else "no",
+                "worlds to separate it": needed if math.isfinite(needed) else "-",
+            }
+        )
     return pd.DataFrame(out)
 
 
